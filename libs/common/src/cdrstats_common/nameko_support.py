@@ -1,0 +1,81 @@
+"""nameko helpers: durable event handlers with a dead-letter queue, and a process runner.
+
+Import this module only in worker processes, after ``eventlet.monkey_patch()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any
+
+import eventlet
+import kombu
+from nameko.events import EventHandler
+from nameko.runners import ServiceRunner
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_EXCHANGE = "cdrstats.dead-letter"
+
+
+class DurableEventHandler(EventHandler):
+    """A nameko ``@event_handler`` whose failures are parked, never lost or retried forever.
+
+    The queue is durable with a dead-letter exchange; a handler that raises has its
+    message rejected without requeue, so the broker moves it to ``<queue>.dead``,
+    where it stays visible until an operator replays or drops it.
+    """
+
+    def setup(self) -> None:
+        super().setup()
+        name = self.queue.name
+        self.queue.queue_arguments = {
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": name,
+        }
+        with kombu.Connection(self.container.config["AMQP_URI"]) as connection:
+            channel = connection.channel()
+            exchange = kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
+            kombu.Queue(f"{name}.dead", exchange=exchange, routing_key=name, durable=True)(channel).declare()
+
+    def handle_message_processed(self, message: Any, result: Any = None, exc_info: Any = None) -> None:
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        log.error(
+            "event handler failed; message parked in dead-letter queue",
+            extra={"fields": {"queue": f"{self.queue.name}.dead", "error": repr(exc_info[1])}},
+        )
+        if message.channel.connection:
+            message.reject(requeue=False)
+
+
+durable_event_handler = DurableEventHandler.decorator
+
+
+def nameko_config(amqp_url: str, **extra: Any) -> dict[str, Any]:
+    return {"AMQP_URI": amqp_url, "SERIALIZER": "json", "max_workers": 10, **extra}
+
+
+def run_services(services: list[type], config: dict[str, Any]) -> None:
+    """Start the services and block until SIGTERM or SIGINT, then stop them gracefully."""
+    runner = ServiceRunner(config)
+    for service in services:
+        runner.add_service(service)
+    stop_requested = eventlet.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("stopping on signal", extra={"fields": {"signal": signum}})
+        if not stop_requested.ready():
+            stop_requested.send(True)
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    runner.start()
+    log.info("worker started", extra={"fields": {"services": [s.name for s in services]}})  # type: ignore[attr-defined]
+    runner_thread = eventlet.spawn(runner.wait)
+    stop_requested.wait()
+    with eventlet.Timeout(20, False):
+        runner.stop()
+    runner_thread.kill()

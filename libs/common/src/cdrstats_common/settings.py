@@ -1,0 +1,123 @@
+"""Read the environment once, report every problem at once.
+
+Each service declares a frozen dataclass and builds it with an ``EnvReader``;
+``EnvReader.finish()`` raises one ``SettingsError`` listing every missing or
+malformed variable instead of failing on the first.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class SettingsError(Exception):
+    """One or more environment variables are missing or malformed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid settings:\n  " + "\n  ".join(problems))
+
+
+class EnvReader:
+    """Collects typed values from an environment mapping, remembering every error."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+        self.problems: list[str] = []
+
+    def _raw(self, name: str, default: str | None) -> str | None:
+        value = self.environ.get(name)
+        if value is None or value == "":
+            if default is None:
+                self.problems.append(f"{name}: required but not set")
+            return default
+        return value
+
+    def str(self, name: str, default: str | None = None) -> str:
+        value = self._raw(name, default)
+        return "" if value is None else value
+
+    def int(self, name: str, default: int | None = None, *, minimum: int = 0, maximum: int = 2**31) -> int:
+        raw = self._raw(name, None if default is None else str(default))
+        if raw is None:
+            return 0
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name}: expected an integer, got {raw!r}")
+            return default or 0
+        if not minimum <= value <= maximum:
+            self.problems.append(f"{name}: expected {minimum}..{maximum}, got {value}")
+        return value
+
+    def float(self, name: str, default: float) -> float:
+        raw = self._raw(name, str(default))
+        try:
+            return float(raw or default)
+        except ValueError:
+            self.problems.append(f"{name}: expected a number, got {raw!r}")
+            return default
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self._raw(name, "true" if default else "false") or ""
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        self.problems.append(f"{name}: expected true or false, got {raw!r}")
+        return default
+
+    def address(self, name: str, default: str) -> str:
+        """A host:port pair."""
+        raw = self.str(name, default)
+        host, sep, port = raw.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            self.problems.append(f"{name}: expected host:port, got {raw!r}")
+        return raw
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = self.str(name, default)
+        if raw not in choices:
+            self.problems.append(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
+        return raw
+
+    def store_url(self, name: str, default: str) -> str:
+        raw = self.str(name, default)
+        if not (raw.startswith("sqlite:///") or raw.startswith("mongodb://") or raw.startswith("mongodb+srv://")):
+            self.problems.append(f"{name}: expected sqlite:///path or mongodb://host/db, got {raw!r}")
+        return raw
+
+    def time_zone(self, name: str, default: str = "UTC") -> str:
+        import zoneinfo
+
+        raw = self.str(name, default)
+        try:
+            zoneinfo.ZoneInfo(raw)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            self.problems.append(f"{name}: unknown time zone {raw!r}")
+        return raw
+
+    def finish(self) -> None:
+        if self.problems:
+            raise SettingsError(self.problems)
+
+
+def data_dir(reader: EnvReader) -> pathlib.Path:
+    return pathlib.Path(reader.str("CDRSTATS_DATA_DIR", "var")).resolve()
+
+
+def default_store_url(reader: EnvReader, service: str) -> str:
+    """sqlite:///<data dir>/<service>.db unless CDRSTATS_<SERVICE>_STORE_URL says otherwise."""
+    return reader.store_url(f"CDRSTATS_{service.upper()}_STORE_URL", f"sqlite:///{data_dir(reader) / service}.db")
+
+
+def sqlite_path(store_url: str) -> pathlib.Path:
+    if not store_url.startswith("sqlite:///"):
+        raise ValueError(f"not a SQLite store URL: {store_url}")
+    return pathlib.Path(store_url[len("sqlite:///") :])

@@ -1,0 +1,1 @@
+"""Pure ingest rules: parsing, normalisation, number intelligence. No I/O, no protobuf."""

@@ -7,6 +7,7 @@ does, so any nameko service can subscribe with ``@event_handler``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from typing import Any
@@ -74,9 +75,7 @@ class EventPublisher:
 
     def close(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail again
                 self._connection.release()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail again
-                pass
         self._connection = None
         self._producer = None

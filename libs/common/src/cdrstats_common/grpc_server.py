@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -28,14 +29,14 @@ class GrpcApp:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.service_names: list[str] = []
         self.port = 0
-        self._background: list[Callable[[], Awaitable[None]]] = []
+        self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._stop = asyncio.Event()
 
     def add_service(self, full_name: str, register: Callable[[grpc.aio.Server], None]) -> None:
         register(self.server)
         self.service_names.append(full_name)
 
-    def add_background(self, task: Callable[[], Awaitable[None]]) -> None:
+    def add_background(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """A coroutine run while the server serves and cancelled when it stops."""
         self._background.append(task)
 

@@ -48,7 +48,13 @@ def add_event(
     envelope = make_envelope(event_type, source, data)
     conn.execute(
         "INSERT INTO outbox(event_id, event_type, body, headers, created_at) VALUES (?, ?, ?, ?, ?)",
-        (envelope["id"], event_type, json.dumps(envelope, separators=(",", ":")), json.dumps(headers or {}), time.time()),
+        (
+            envelope["id"],
+            event_type,
+            json.dumps(envelope, separators=(",", ":")),
+            json.dumps(headers or {}),
+            time.time(),
+        ),
     )
     return str(envelope["id"])
 

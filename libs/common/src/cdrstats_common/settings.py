@@ -7,6 +7,7 @@ malformed variable instead of failing on the first.
 
 from __future__ import annotations
 
+import builtins
 import os
 import pathlib
 from collections.abc import Mapping
@@ -26,11 +27,11 @@ class SettingsError(Exception):
 class EnvReader:
     """Collects typed values from an environment mapping, remembering every error."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, environ: Mapping[builtins.str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
-        self.problems: list[str] = []
+        self.problems: list[builtins.str] = []
 
-    def _raw(self, name: str, default: str | None) -> str | None:
+    def _raw(self, name: builtins.str, default: builtins.str | None) -> builtins.str | None:
         value = self.environ.get(name)
         if value is None or value == "":
             if default is None:
@@ -38,11 +39,18 @@ class EnvReader:
             return default
         return value
 
-    def str(self, name: str, default: str | None = None) -> str:
+    def str(self, name: builtins.str, default: builtins.str | None = None) -> builtins.str:
         value = self._raw(name, default)
         return "" if value is None else value
 
-    def int(self, name: str, default: int | None = None, *, minimum: int = 0, maximum: int = 2**31) -> int:
+    def int(
+        self,
+        name: builtins.str,
+        default: builtins.int | None = None,
+        *,
+        minimum: builtins.int = 0,
+        maximum: builtins.int = 2**31,
+    ) -> builtins.int:
         raw = self._raw(name, None if default is None else str(default))
         if raw is None:
             return 0
@@ -55,7 +63,7 @@ class EnvReader:
             self.problems.append(f"{name}: expected {minimum}..{maximum}, got {value}")
         return value
 
-    def float(self, name: str, default: float) -> float:
+    def float(self, name: builtins.str, default: builtins.float) -> builtins.float:
         raw = self._raw(name, str(default))
         try:
             return float(raw or default)
@@ -63,7 +71,7 @@ class EnvReader:
             self.problems.append(f"{name}: expected a number, got {raw!r}")
             return default
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         raw = self._raw(name, "true" if default else "false") or ""
         lowered = raw.strip().lower()
         if lowered in {"1", "true", "yes", "on"}:
@@ -73,7 +81,7 @@ class EnvReader:
         self.problems.append(f"{name}: expected true or false, got {raw!r}")
         return default
 
-    def address(self, name: str, default: str) -> str:
+    def address(self, name: builtins.str, default: builtins.str) -> builtins.str:
         """A host:port pair."""
         raw = self.str(name, default)
         host, sep, port = raw.rpartition(":")
@@ -81,19 +89,19 @@ class EnvReader:
             self.problems.append(f"{name}: expected host:port, got {raw!r}")
         return raw
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(self, name: builtins.str, default: builtins.str, choices: tuple[builtins.str, ...]) -> builtins.str:
         raw = self.str(name, default)
         if raw not in choices:
             self.problems.append(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
         return raw
 
-    def store_url(self, name: str, default: str) -> str:
+    def store_url(self, name: builtins.str, default: builtins.str) -> builtins.str:
         raw = self.str(name, default)
         if not (raw.startswith("sqlite:///") or raw.startswith("mongodb://") or raw.startswith("mongodb+srv://")):
             self.problems.append(f"{name}: expected sqlite:///path or mongodb://host/db, got {raw!r}")
         return raw
 
-    def time_zone(self, name: str, default: str = "UTC") -> str:
+    def time_zone(self, name: builtins.str, default: builtins.str = "UTC") -> builtins.str:
         import zoneinfo
 
         raw = self.str(name, default)

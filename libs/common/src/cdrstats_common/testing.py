@@ -32,3 +32,57 @@ def rabbitmq_vhost(prefix: str = "cdrstats-test") -> Iterator[str]:
         yield f"amqp://guest:guest@{AMQP_HOST}/{name}"
     finally:
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, timeout=60)
+
+
+class ServiceProcess:
+    """A service entrypoint (``python -m module``) run as a real child process for a test."""
+
+    def __init__(self, module: str, env: dict[str, str], log_path: str) -> None:
+        import os
+        import sys
+
+        self.module = module
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self, timeout_s: float = 15.0) -> int:
+        """SIGTERM, then wait; returns the exit code (SIGKILL and an error if it hangs)."""
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                self._log.close()
+                raise RuntimeError(f"{self.module} did not stop within {timeout_s} s") from None
+        self._log.close()
+        return int(self.process.returncode)
+
+    def log_text(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+
+def wait_for(predicate: object, timeout_s: float = 20.0, interval_s: float = 0.1, what: str = "condition") -> None:
+    """Poll ``predicate()`` until it is truthy; AssertionError naming ``what`` on timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():  # type: ignore[operator]
+                return
+        except Exception as exc:  # noqa: BLE001 - a service still starting may refuse connections
+            last_error = exc
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what} (last error: {last_error!r})")

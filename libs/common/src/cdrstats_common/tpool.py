@@ -13,4 +13,4 @@ def call_blocking(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run ``fn`` in eventlet's OS thread pool; other greenthreads keep running meanwhile."""
     from eventlet import tpool
 
-    return tpool.execute(fn, *args, **kwargs)  # type: ignore[no-any-return]
+    return tpool.execute(fn, *args, **kwargs)

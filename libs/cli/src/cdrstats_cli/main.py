@@ -1,0 +1,219 @@
+"""``cdrstats run | stop``: the whole product on one machine (README command 1)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import grpc
+
+from cdrstats_cli import demo
+from cdrstats_cli.config import SERVICES, RunConfig, Secrets, load_secrets
+from cdrstats_cli.supervisor import Supervisor, process_specs
+from cdrstats_common.healthcheck import check_grpc
+from cdrstats_common.settings import SettingsError
+
+log = logging.getLogger("cdrstats")
+
+READY_TIMEOUT_S = 600.0
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait(what: str, check: object, timeout_s: float, supervisor: Supervisor | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if supervisor is not None:
+            supervisor.check_children()
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"{what} not ready after {timeout_s:.0f} s; see the logs")
+
+
+def _gateway_ready(config: RunConfig) -> bool:
+    try:
+        with urllib.request.urlopen(f"{config.gateway_url}/healthz", timeout=3) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _load_demo(config: RunConfig, secrets: Secrets) -> None:
+    now_us = int(time.time() * 1_000_000)
+    cdrs = demo.generate(now_us)
+    posted = cdrs[-20:]  # the newest calls of the demo switch arrive as a switch would send them
+    posted = [c for c in posted if c["switch_id"] == "demo"]
+    bulk = [c for c in cdrs if c not in posted]
+    started = time.monotonic()
+    with grpc.insecure_channel(config.grpc_addr("ingest")) as channel:
+        reply = demo.submit(channel, bulk)
+    for cdr in posted:
+        demo.post_freeswitch_json(
+            config.ingest_url, "demo", secrets.demo_switch_key, demo.freeswitch_json_document(cdr)
+        )
+    log.info(
+        "demo data: %d CDRs accepted, %d duplicates, %d rejected, %d posted as FreeSWITCH JSON in %.1f s",
+        reply.accepted,
+        reply.duplicates,
+        reply.rejected,
+        len(posted),
+        time.monotonic() - started,
+    )
+
+
+def _banner(config: RunConfig, secrets: Secrets) -> str:
+    return "\n".join(
+        [
+            "",
+            "CDR-Stats is running.",
+            f"  Web UI and API:   {config.gateway_url}/  (health: {config.gateway_url}/healthz)",
+            f"  Admin login:      admin / {secrets.admin_password}",
+            f"  Switch ingest:    POST {config.ingest_url}/v1/freeswitch/json",
+            f"  Demo switch:      id 'demo', HTTP basic user 'demo', password {secrets.demo_switch_key}",
+            f"  Data and logs:    {config.data_dir} (secrets in {config.data_dir / 'secrets.json'})",
+            "  Stop:             Ctrl-C (or `make stop` for a background run)",
+            "",
+        ]
+    )
+
+
+def run(config: RunConfig) -> int:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    if config.pid_file.exists():
+        pid = int(config.pid_file.read_text().strip() or 0)
+        if pid and _alive(pid):
+            print(f"CDR-Stats already runs from {config.data_dir} (pid {pid}); `make stop` ends it", file=sys.stderr)
+            return 1
+    busy = [p for p in (config.http_port, config.ingest_http_port) if _port_busy(p)]
+    busy += [config.grpc_port_base + i for i in range(len(SERVICES)) if _port_busy(config.grpc_port_base + i)]
+    if busy:
+        print(f"ports already in use: {busy}; set CDRSTATS_HTTP_PORT etc. to move this run", file=sys.stderr)
+        return 1
+    secrets = load_secrets(config.data_dir)
+    needs_demo = config.demo and not config.demo_done_marker.exists()
+    if needs_demo:
+        config.startup_marker.write_text("demo data loading\n")
+    config.pid_file.write_text(str(os.getpid()))
+    supervisor = Supervisor(process_specs(config, secrets), config.log_dir)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        supervisor.start_all()
+        for service in SERVICES:
+            addr = config.grpc_addr(service)
+            _wait(f"{service}-api", lambda a=addr: check_grpc(a), 90, supervisor)
+            _wait(f"{service}-worker", lambda a=addr: check_grpc(a, "worker"), 90, supervisor)
+        with grpc.insecure_channel(config.grpc_addr("ingest")) as channel:
+            demo.register_switches(channel, secrets.demo_switch_key)
+        if needs_demo:
+            _load_demo(config, secrets)
+            config.demo_done_marker.write_text("loaded\n")
+            config.startup_marker.unlink(missing_ok=True)
+        _wait("gateway /healthz", lambda: _gateway_ready(config), READY_TIMEOUT_S, supervisor)
+        print(_banner(config, secrets), flush=True)
+        while True:
+            supervisor.check_children()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping CDR-Stats ...", flush=True)
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        supervisor.stop_all()
+        config.pid_file.unlink(missing_ok=True)
+        print("stopped.", flush=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_background(config: RunConfig) -> int:
+    """Start ``cdrstats run`` detached, wait until it is ready, print its banner."""
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = config.log_dir / "run.log"
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cdrstats_cli.main", "run"],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            print(f"cdrstats run exited with code {process.returncode}; see {log_path}", file=sys.stderr)
+            return 1
+        if _gateway_ready(config):
+            print(_banner(config, load_secrets(config.data_dir)), flush=True)
+            return 0
+        time.sleep(0.5)
+    print(f"not ready after {READY_TIMEOUT_S:.0f} s; see {log_path}", file=sys.stderr)
+    return 1
+
+
+def stop(config: RunConfig) -> int:
+    if not config.pid_file.exists():
+        print(f"no run in {config.data_dir}")
+        return 0
+    pid = int(config.pid_file.read_text().strip() or 0)
+    if not pid or not _alive(pid):
+        config.pid_file.unlink(missing_ok=True)
+        print("not running")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        print(f"pid {pid} did not stop in 30 s", file=sys.stderr)
+        return 1
+    print("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cdrstats", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="start every process with demo data (foreground)")
+    run_parser.add_argument("--background", action="store_true", help="detach; `cdrstats stop` ends it")
+    commands.add_parser("stop", help="stop a background run")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        config = RunConfig.from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.command == "run":
+        return run_background(config) if args.background else run(config)
+    return stop(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

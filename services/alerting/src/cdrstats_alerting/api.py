@@ -1,0 +1,50 @@
+"""alerting api process: gRPC AlertingService with the standard health service."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import grpc
+
+from cdrstats.alerting.v1 import alerting_pb2, alerting_pb2_grpc
+from cdrstats_alerting.settings import AlertingSettings
+from cdrstats_alerting.store import open_store
+from cdrstats_common.grpc_server import GrpcApp, watch_worker
+from cdrstats_common.logs import setup_logging
+from cdrstats_common.settings import SettingsError
+
+
+class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
+    async def GetStatus(
+        self, request: alerting_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
+    ) -> alerting_pb2.AlertingStatus:
+        return alerting_pb2.AlertingStatus(alarms=0)
+
+
+async def serve(settings: AlertingSettings) -> None:
+    store = open_store(settings.store_url)
+    app = GrpcApp(settings.grpc_listen)
+    app.add_service(
+        "cdrstats.alerting.v1.AlertingService",
+        lambda server: alerting_pb2_grpc.add_AlertingServiceServicer_to_server(AlertingServicer(), server),
+    )
+    app.add_background(lambda: watch_worker(app, store.worker_alive))
+    try:
+        await app.run()
+    finally:
+        store.close()
+
+
+def main() -> None:
+    try:
+        settings = AlertingSettings.from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    setup_logging("alerting", "api", settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

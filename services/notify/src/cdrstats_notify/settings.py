@@ -1,0 +1,28 @@
+"""Notify settings, read once from the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from cdrstats_common.settings import EnvReader, default_store_url
+
+
+@dataclasses.dataclass(frozen=True)
+class NotifySettings:
+    store_url: str
+    amqp_url: str
+    grpc_listen: str
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> NotifySettings:
+        env = EnvReader(environ)
+        settings = cls(
+            store_url=default_store_url(env, "notify"),
+            amqp_url=env.str("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+            grpc_listen=env.address("CDRSTATS_GRPC_LISTEN", "127.0.0.1:50054"),
+            log_level=env.str("CDRSTATS_LOG_LEVEL", "INFO"),
+        )
+        env.finish()
+        return settings

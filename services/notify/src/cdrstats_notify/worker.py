@@ -1,0 +1,53 @@
+"""notify worker process (nameko): today only its heartbeat; event handlers come with the notify issue."""
+
+from __future__ import annotations
+
+from cdrstats_common.green import monkey_patch
+
+monkey_patch()
+
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
+
+from nameko.extensions import DependencyProvider  # noqa: E402
+from nameko.timer import timer  # noqa: E402
+
+from cdrstats_common.logs import setup_logging  # noqa: E402
+from cdrstats_common.nameko_support import nameko_config, run_services  # noqa: E402
+from cdrstats_common.settings import SettingsError  # noqa: E402
+from cdrstats_notify.settings import NotifySettings  # noqa: E402
+from cdrstats_notify.store import NotifyStore, open_store  # noqa: E402
+
+
+class StoreProvider(DependencyProvider):
+    def setup(self) -> None:
+        self.store = open_store(NotifySettings.from_env().store_url)
+
+    def stop(self) -> None:
+        self.store.close()
+
+    def get_dependency(self, worker_ctx: Any) -> NotifyStore:
+        return self.store
+
+
+class NotifyWorker:
+    name = "notify"
+    store: NotifyStore = StoreProvider()
+
+    @timer(interval=2)
+    def heartbeat(self) -> None:
+        self.store.beat()
+
+
+def main() -> None:
+    try:
+        settings = NotifySettings.from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    setup_logging("notify", "worker", settings.log_level)
+    run_services([NotifyWorker], nameko_config(settings.amqp_url))
+
+
+if __name__ == "__main__":
+    main()

@@ -65,8 +65,7 @@ class EventPublisher:
                 delivery_mode=2,
                 mandatory=False,
                 headers=headers or {},
-                content_type="application/json",
-                content_encoding="utf-8",
+                serializer="json",  # kombu sets content_type application/json, as nameko does
                 retry=False,
             )
         except Exception:

@@ -1,0 +1,34 @@
+"""Ingest settings, read once from the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from cdrstats_common.settings import EnvReader, default_store_url
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestSettings:
+    store_url: str
+    amqp_url: str
+    grpc_listen: str
+    http_host: str
+    http_port: int
+    max_body_bytes: int
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
+        env = EnvReader(environ)
+        settings = cls(
+            store_url=default_store_url(env, "ingest"),
+            amqp_url=env.str("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+            grpc_listen=env.address("CDRSTATS_GRPC_LISTEN", "127.0.0.1:50051"),
+            http_host=env.str("CDRSTATS_INGEST_HTTP_HOST", "127.0.0.1"),
+            http_port=env.int("CDRSTATS_INGEST_HTTP_PORT", 8081, minimum=1, maximum=65535),
+            max_body_bytes=env.int("CDRSTATS_INGEST_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+            log_level=env.str("CDRSTATS_LOG_LEVEL", "INFO"),
+        )
+        env.finish()
+        return settings

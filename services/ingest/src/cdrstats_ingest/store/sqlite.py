@@ -1,0 +1,170 @@
+"""SQLite adapter of the raw CDR store (WAL; the api writes, the worker relays the outbox)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from typing import Any
+
+from cdrstats_common import consumer, heartbeat, outbox
+from cdrstats_common.cdr import FIELDS, new_cdr
+from cdrstats_common.settings import sqlite_path
+from cdrstats_common.sqlite import connect, migrate, transaction
+from cdrstats_ingest.domain.ids import new_id
+from cdrstats_ingest.domain.switch import SwitchConfig
+from cdrstats_ingest.store.interface import StoredSwitch, SubmitOutcome
+
+SERVICE = "ingest"
+EVENT_BATCH = 1000
+
+_INTEGER_FIELDS = {
+    "start_time_us",
+    "answer_time_us",
+    "end_time_us",
+    "duration_ms",
+    "billsec_ms",
+    "pdd_ms",
+    "answered",
+    "hangup_cause",
+    "sip_code",
+}
+_REAL_FIELDS = {"mos", "jitter_ms", "packet_loss_pct"}
+
+
+def _column_type(field: str) -> str:
+    if field in _INTEGER_FIELDS:
+        return "INTEGER NOT NULL DEFAULT 0"
+    if field in _REAL_FIELDS:
+        return "REAL NOT NULL DEFAULT 0"
+    return "TEXT NOT NULL DEFAULT ''"
+
+
+_CDR_COLUMNS = [f for f in FIELDS if f not in ("id", "extra")]
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS cdrs (id TEXT PRIMARY KEY, "
+    + ", ".join(f"{f} {_column_type(f)}" for f in _CDR_COLUMNS)
+    + ", extra TEXT NOT NULL DEFAULT '{}', ingested_at REAL NOT NULL)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS cdrs_identity ON cdrs(switch_id, uuid)",
+    "CREATE INDEX IF NOT EXISTS cdrs_start ON cdrs(start_time_us)",
+    """CREATE TABLE IF NOT EXISTS switches (
+        id TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        username TEXT NOT NULL DEFAULT '',
+        password_hash TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS switches_username ON switches(username) WHERE username != ''",
+    *outbox.SCHEMA,
+    *consumer.SCHEMA,
+    *heartbeat.SCHEMA,
+]
+
+_INSERT = (
+    f"INSERT INTO cdrs(id, {', '.join(_CDR_COLUMNS)}, extra, ingested_at) "
+    f"VALUES (?, {', '.join('?' for _ in _CDR_COLUMNS)}, ?, ?) "
+    "ON CONFLICT(switch_id, uuid) DO NOTHING"
+)
+
+
+def _switch_from_row(row: sqlite3.Row) -> StoredSwitch:
+    values = json.loads(row["config"])
+    values["remove_prefixes"] = tuple(values.get("remove_prefixes", ()))
+    return StoredSwitch(SwitchConfig(**values), row["password_hash"])
+
+
+class SqliteCdrStore:
+    """One connection guarded by a lock: the api calls it from worker threads."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        migrate(conn, SCHEMA)
+
+    @classmethod
+    def open(cls, url: str) -> SqliteCdrStore:
+        return cls(connect(sqlite_path(url)))
+
+    def add_cdrs(self, cdrs: list[dict[str, Any]]) -> SubmitOutcome:
+        now = time.time()
+        statuses: list[str] = []
+        ids: list[str] = []
+        accepted: list[dict[str, Any]] = []
+        events = 0
+        with self.lock, transaction(self.conn):
+            for cdr in cdrs:
+                cdr_id = new_id()
+                row = (cdr_id, *(cdr[f] for f in _CDR_COLUMNS), json.dumps(cdr["extra"]), now)
+                if self.conn.execute(_INSERT, row).rowcount:
+                    statuses.append("accepted")
+                    ids.append(cdr_id)
+                    accepted.append({**cdr, "id": cdr_id})
+                else:
+                    statuses.append("duplicate")
+                    existing = self.conn.execute(
+                        "SELECT id FROM cdrs WHERE switch_id = ? AND uuid = ?", (cdr["switch_id"], cdr["uuid"])
+                    ).fetchone()
+                    ids.append(existing["id"] if existing else "")
+            for start in range(0, len(accepted), EVENT_BATCH):
+                outbox.add_event(self.conn, SERVICE, "cdrs_ingested", {"cdrs": accepted[start : start + EVENT_BATCH]})
+                events += 1
+        return SubmitOutcome(statuses, ids, events)
+
+    def get_cdr(self, cdr_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.conn.execute("SELECT * FROM cdrs WHERE id = ?", (cdr_id,)).fetchone()
+        if row is None:
+            return None
+        values = {f: row[f] for f in _CDR_COLUMNS}
+        values["answered"] = bool(values["answered"])
+        return new_cdr(id=row["id"], extra=json.loads(row["extra"]), **values)
+
+    def upsert_switch(self, config: SwitchConfig, password_hash: str | None) -> SwitchConfig:
+        values = json.dumps({**config.__dict__, "remove_prefixes": list(config.remove_prefixes)})
+        with self.lock, transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO switches(id, config, username, password_hash) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET config = excluded.config, username = excluded.username, "
+                "password_hash = CASE WHEN excluded.password_hash = '' THEN switches.password_hash "
+                "ELSE excluded.password_hash END",
+                (config.id, values, config.username, password_hash or ""),
+            )
+        return config
+
+    def get_switch(self, switch_id: str) -> StoredSwitch | None:
+        with self.lock:
+            row = self.conn.execute("SELECT * FROM switches WHERE id = ?", (switch_id,)).fetchone()
+        return _switch_from_row(row) if row else None
+
+    def find_switch_by_username(self, username: str) -> StoredSwitch | None:
+        with self.lock:
+            row = self.conn.execute("SELECT * FROM switches WHERE username = ?", (username,)).fetchone()
+        return _switch_from_row(row) if row else None
+
+    def list_switches(self) -> list[SwitchConfig]:
+        with self.lock:
+            rows = self.conn.execute("SELECT * FROM switches ORDER BY id").fetchall()
+        return [_switch_from_row(row).config for row in rows]
+
+    def cdr_count(self) -> int:
+        with self.lock:
+            return int(self.conn.execute("SELECT count(*) FROM cdrs").fetchone()[0])
+
+    def outbox_pending(self) -> int:
+        with self.lock:
+            return outbox.pending_count(self.conn)
+
+    def relay_outbox(self, publisher: Any) -> int:
+        # no lock: the relay runs in the worker process, on its own connection
+        return outbox.OutboxRelay(self.conn, publisher).relay_all()
+
+    def beat(self) -> None:
+        with self.lock:
+            heartbeat.beat(self.conn)
+
+    def worker_alive(self) -> bool:
+        with self.lock:
+            return heartbeat.is_alive(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,95 @@
+"""ingest worker process (nameko): relays the outbox to ingest.events and beats its heartbeat."""
+
+from __future__ import annotations
+
+from cdrstats_common.green import monkey_patch
+
+monkey_patch()
+
+import logging  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+from typing import Any  # noqa: E402
+
+from nameko.extensions import DependencyProvider  # noqa: E402
+from nameko.timer import timer  # noqa: E402
+
+from cdrstats_common.events import EventPublisher  # noqa: E402
+from cdrstats_common.logs import setup_logging  # noqa: E402
+from cdrstats_common.nameko_support import nameko_config, run_services  # noqa: E402
+from cdrstats_common.settings import SettingsError  # noqa: E402
+from cdrstats_ingest.settings import IngestSettings  # noqa: E402
+from cdrstats_ingest.store import CdrStore, open_store  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    """The worker's store and publisher; one relay pass at a time."""
+
+    def __init__(self, store: CdrStore, publisher: EventPublisher) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.lock = threading.Lock()
+        self.failing = False
+
+    def run_once(self) -> int:
+        if not self.lock.acquire(blocking=False):
+            return 0
+        try:
+            sent = self.store.relay_outbox(self.publisher)
+            if self.failing:
+                log.info("outbox relay recovered")
+                self.failing = False
+            return sent
+        except Exception as exc:  # noqa: BLE001 - the broker may be down; events wait in the outbox
+            if not self.failing:
+                log.warning("outbox relay failed; events wait in the outbox", extra={"fields": {"error": repr(exc)}})
+                self.failing = True
+            return 0
+        finally:
+            self.lock.release()
+
+
+class RelayProvider(DependencyProvider):
+    def setup(self) -> None:
+        settings = IngestSettings.from_env()
+        self.relay = Relay(open_store(settings.store_url), EventPublisher(settings.amqp_url, "ingest"))
+
+    def stop(self) -> None:
+        self.relay.publisher.close()
+        self.relay.store.close()
+
+    def get_dependency(self, worker_ctx: Any) -> Relay:
+        return self.relay
+
+
+#: how often the outbox is polled: the bound on relay latency when the broker is up
+RELAY_INTERVAL_S = 0.2
+
+
+class IngestWorker:
+    name = "ingest"
+    relay: Relay = RelayProvider()
+
+    @timer(interval=RELAY_INTERVAL_S)
+    def relay_outbox(self) -> None:
+        self.relay.run_once()
+
+    @timer(interval=2)
+    def heartbeat(self) -> None:
+        self.relay.store.beat()
+
+
+def main() -> None:
+    try:
+        settings = IngestSettings.from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    setup_logging("ingest", "worker", settings.log_level)
+    run_services([IngestWorker], nameko_config(settings.amqp_url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""CDR-Stats reporting: hourly roll-ups fed by ingest events, and the reports read from them."""

@@ -1,0 +1,66 @@
+"""nameko worker process: applies ``ingest.cdrs_ingested`` events to the roll-ups, beats a heartbeat.
+
+Run as ``python -m cdrstats_reporting.worker``. eventlet is patched before any other
+import, as nameko requires; import this module only in worker processes.
+"""
+
+import eventlet
+
+eventlet.monkey_patch()
+
+from typing import Any  # noqa: E402
+
+from nameko.extensions import DependencyProvider  # noqa: E402
+from nameko.timer import timer  # noqa: E402
+
+from cdrstats_common.logs import setup_logging  # noqa: E402
+from cdrstats_common.nameko_support import durable_event_handler, nameko_config, run_services  # noqa: E402
+from cdrstats_reporting.service import ReportingService  # noqa: E402
+from cdrstats_reporting.settings import ReportingSettings  # noqa: E402
+from cdrstats_reporting.store import RollupStore, open_store  # noqa: E402
+
+STORE_URL_KEY = "REPORTING_STORE_URL"
+HEARTBEAT_INTERVAL_S = 2
+
+
+class Reporting(DependencyProvider):
+    """One store per worker process (its connection is lock-guarded), handed to every worker as a ReportingService."""
+
+    store: RollupStore | None = None
+
+    def setup(self) -> None:
+        self.store = open_store(self.container.config[STORE_URL_KEY])
+
+    def stop(self) -> None:
+        if self.store is not None:
+            self.store.beat(ready=False)  # health turns NOT_SERVING now, not after the heartbeat ages out
+            self.store.close()
+            self.store = None
+
+    def get_dependency(self, worker_ctx: Any) -> ReportingService:
+        assert self.store is not None, "store used before setup"
+        return ReportingService(self.store)
+
+
+class ReportingWorker:
+    name = "reporting"
+
+    reporting: ReportingService = Reporting()
+
+    @durable_event_handler("ingest", "cdrs_ingested")
+    def on_cdrs_ingested(self, envelope: dict[str, Any]) -> None:
+        self.reporting.apply_cdrs_event(envelope)
+
+    @timer(interval=HEARTBEAT_INTERVAL_S)
+    def heartbeat(self) -> None:
+        self.reporting.beat()
+
+
+def main() -> None:
+    settings = ReportingSettings.from_env()
+    setup_logging("reporting", "worker", settings.log_level)
+    run_services([ReportingWorker], nameko_config(settings.amqp_url, **{STORE_URL_KEY: settings.store_url}))
+
+
+if __name__ == "__main__":
+    main()

@@ -55,46 +55,14 @@ def normalise(doc: Mapping[str, Any], switch: SwitchConfig, *, uuid_hint: str = 
     v = _Variables({str(k): percent_decode(_as_text(val)) for k, val in raw_variables.items()})
     callflow = _first_callflow(doc.get("callflow"))
     profile = _mapping(callflow.get("caller_profile"))
-    callflow_times = _mapping(callflow.get("times"))
-    inbound_stats = _mapping(_mapping(_mapping(doc.get("callStats")).get("audio")).get("inbound"))
-
     uuid = v.text("uuid") or _as_text(profile.get("uuid")) or uuid_hint.strip()
     if not uuid:
-        raise InvalidCdr(
-            "no leg uuid in variables.uuid, callflow caller_profile.uuid or ?uuid=", field="variables.uuid"
-        )
+        raise InvalidCdr("no leg uuid in variables, callflow caller_profile or ?uuid=", field="variables.uuid")
     direction = _direction(v, doc)
-
-    start = _time_us(v, "start")
-    if not start:
-        raise InvalidCdr("missing, zero or not an integer (µs since the epoch)", field="variables.start_uepoch")
-    answer = _time_us(v, "answer") or 0
-    mduration = v.integer("mduration")
-    end = _time_us(v, "end")
-    if end is None:
-        if mduration is None:
-            raise InvalidCdr("missing end time (end_uepoch or mduration)", field="variables.end_uepoch")
-        end = start + mduration * 1000
-    duration_ms = mduration if mduration is not None else (end - start) // 1000
-    billsec_ms = v.integer("billmsec")
-    if billsec_ms is None:
-        billsec_ms = (end - answer) // 1000 if answer > 0 else 0
-    answered = is_answered(answer, billsec_ms)
-
-    cause_name = v.values.get("hangup_cause", "").strip()  # kept in extra: the q850 field loses internal causes
-    internal_cause = causes.code_for_name(cause_name) if cause_name else None
-    sip_code = v.integer("sip_term_status") or 0
-    q850 = v.integer("hangup_cause_q850")
-    if q850 is None:
-        fallback = internal_cause if internal_cause is not None else (causes.sip_to_cause(sip_code) if sip_code else 0)
-        q850 = causes.reported_q850(fallback)
-    if internal_cause is None:
-        internal_cause = causes.ORIGINATOR_CANCEL if sip_code == 487 else q850
-
+    # a B-leg's (outbound) dialled string may be a dial string; the callee is the number reached
     callee_names = ("callee_id_number", "destination_number") if direction == "outbound" else ("destination_number",)
-    destination = v.text(*callee_names) or next((_as_text(profile.get(n)) for n in callee_names if profile.get(n)), "")
-    flaw = _first(v.real("rtp_audio_in_flaw_total"), _number(inbound_stats.get("flaw_total")))
-    packets = _first(v.real("rtp_audio_in_packet_count"), _number(inbound_stats.get("packet_count")))
+    destination = v.text(*callee_names) or next((_as_text(profile[n]) for n in callee_names if profile.get(n)), "")
+    times = _times(v, _mapping(callflow.get("times")))
     cdr = new_cdr(
         switch_id=switch.id,
         source=SOURCE,
@@ -106,28 +74,75 @@ def normalise(doc: Mapping[str, Any], switch: SwitchConfig, *, uuid_hint: str = 
         caller_id_name=v.text("caller_id_name") or _as_text(profile.get("caller_id_name")),
         destination_number=destination,
         accountcode=v.text("accountcode"),
-        start_time_us=start,
-        answer_time_us=answer,
-        end_time_us=end,
-        duration_ms=duration_ms,
-        billsec_ms=billsec_ms,
-        pdd_ms=_pdd_ms(v, callflow_times, start, answer),
-        answered=answered,
-        disposition=causes.disposition_for(internal_cause, answered),
-        hangup_cause=q850,
-        sip_code=sip_code,
+        **times,
+        **_outcome(v, times["answered"]),
         read_codec=v.text("read_codec"),
         write_codec=v.text("write_codec"),
         remote_media_ip=v.text("remote_media_ip"),
-        mos=_first(v.real("rtp_audio_in_mos"), _number(inbound_stats.get("mos"))) or 0.0,
-        jitter_ms=_first(v.real("rtp_audio_in_jitter_max_variance"), _number(inbound_stats.get("jitter_max_variance")))
-        or 0.0,
-        packet_loss_pct=100.0 * flaw / packets if flaw is not None and packets else 0.0,
+        **_quality(v, doc),
         extra=_extra(doc, profile, v),
     )
     cdr = enrich(cdr, switch)
     validate(cdr)
     return cdr
+
+
+def _times(v: _Variables, callflow_times: Mapping[str, Any]) -> dict[str, Any]:
+    """start/answer/end (µs), duration, billsec and pdd (ms), answered."""
+    start = _time_us(v, "start")
+    if not start:
+        raise InvalidCdr("missing, zero or not an integer (µs since the epoch)", field="variables.start_uepoch")
+    answer = _time_us(v, "answer") or 0
+    mduration = v.integer("mduration")
+    end = _time_us(v, "end")
+    if end is None:
+        if mduration is None:
+            raise InvalidCdr("missing end time (end_uepoch or mduration)", field="variables.end_uepoch")
+        end = start + mduration * 1000
+    billsec_ms = v.integer("billmsec")
+    if billsec_ms is None:
+        billsec_ms = (end - answer) // 1000 if answer > 0 else 0
+    return {
+        "start_time_us": start,
+        "answer_time_us": answer,
+        "end_time_us": end,
+        "duration_ms": mduration if mduration is not None else (end - start) // 1000,
+        "billsec_ms": billsec_ms,
+        "pdd_ms": _pdd_ms(v, callflow_times, start, answer),
+        "answered": is_answered(answer, billsec_ms),
+    }
+
+
+def _outcome(v: _Variables, answered: bool) -> dict[str, Any]:
+    """hangup_cause as the switch reports Q.850 (internal causes -> 16), sip_code, disposition.
+
+    The disposition uses the internal cause (hangup_cause name, or SIP 487), so an
+    ORIGINATOR_CANCEL leg is CANCEL although its Q.850 code is 16. The name stays in extra.
+    """
+    cause_name = v.values.get("hangup_cause", "").strip()
+    internal = causes.code_for_name(cause_name) if cause_name else None
+    sip_code = v.integer("sip_term_status") or 0
+    q850 = v.integer("hangup_cause_q850")
+    if q850 is None:
+        fallback = internal if internal is not None else (causes.sip_to_cause(sip_code) if sip_code else 0)
+        q850 = causes.reported_q850(fallback)
+    if internal is None:
+        internal = causes.ORIGINATOR_CANCEL if sip_code == 487 else q850
+    return {"hangup_cause": q850, "sip_code": sip_code, "disposition": causes.disposition_for(internal, answered)}
+
+
+def _quality(v: _Variables, doc: Mapping[str, Any]) -> dict[str, float]:
+    """Inbound audio quality from rtp_audio_in_* variables, else from callStats (newer versions)."""
+    stats = _mapping(_mapping(_mapping(doc.get("callStats")).get("audio")).get("inbound"))
+    mos = _first(v.real("rtp_audio_in_mos"), _number(stats.get("mos")))
+    jitter = _first(v.real("rtp_audio_in_jitter_max_variance"), _number(stats.get("jitter_max_variance")))
+    flaw = _first(v.real("rtp_audio_in_flaw_total"), _number(stats.get("flaw_total")))
+    packets = _first(v.real("rtp_audio_in_packet_count"), _number(stats.get("packet_count")))
+    return {
+        "mos": mos or 0.0,
+        "jitter_ms": jitter or 0.0,
+        "packet_loss_pct": 100.0 * flaw / packets if flaw is not None and packets else 0.0,
+    }
 
 
 class _Variables:

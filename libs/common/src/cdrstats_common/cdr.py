@@ -81,14 +81,10 @@ def to_proto(cdr: dict[str, Any]) -> cdr_pb2.Cdr:
 
 
 def from_proto(message: cdr_pb2.Cdr) -> dict[str, Any]:
-    values = json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
-    cdr = new_cdr()
-    for key in FIELDS:
-        if key in values:
-            cdr[key] = values[key]
-    for key in ("start_time_us", "answer_time_us", "end_time_us", "duration_ms", "billsec_ms", "pdd_ms"):
-        cdr[key] = int(cdr[key])  # int64 arrives as a JSON string
+    """Field by field (json_format is ten times slower on the bulk ingest path)."""
+    cdr = {field: getattr(message, field) for field in _SCALAR_FIELDS}
     cdr["extra"] = dict(message.extra)
     return cdr
+
+
+_SCALAR_FIELDS = tuple(field for field in FIELDS if field != "extra")

@@ -62,7 +62,7 @@ OUTCOMES = [
     ("ANSWERED", 16, 200, 58),
     ("BUSY", 17, 486, 10),
     ("NO_ANSWER", 19, 480, 12),
-    ("CANCEL", 487, 487, 8),
+    ("CANCEL", 16, 487, 8),  # FreeSWITCH reports ORIGINATOR_CANCEL as Q.850 16
     ("CONGESTION", 34, 503, 5),
     ("FAILED", 1, 404, 4),
     ("FAILED", 41, 500, 3),
@@ -173,13 +173,30 @@ def submit(channel: grpc.Channel, cdrs: list[dict[str, Any]], batch: int = 1000)
     return total
 
 
+_CAUSE_NAMES = {
+    1: "UNALLOCATED_NUMBER",
+    16: "NORMAL_CLEARING",
+    17: "USER_BUSY",
+    18: "NO_USER_RESPONSE",
+    19: "NO_ANSWER",
+    21: "CALL_REJECTED",
+    34: "NORMAL_CIRCUIT_CONGESTION",
+    41: "NORMAL_TEMPORARY_FAILURE",
+}
+
+
+def _cause_name(cdr: dict[str, Any]) -> str:
+    if cdr["disposition"] == "CANCEL":
+        return "ORIGINATOR_CANCEL"
+    return _CAUSE_NAMES.get(cdr["hangup_cause"], "NORMAL_UNSPECIFIED")
+
+
 def _pct(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
 def freeswitch_json_document(cdr: dict[str, Any], *, encode_values: bool = True) -> dict[str, Any]:
     """A mod_json_cdr leg document for a canonical CDR (values percent-encoded by default, as FreeSWITCH does)."""
-    answered = cdr["answer_time_us"] > 0
     variables = {
         "uuid": cdr["uuid"],
         "sip_call_id": cdr["call_id"],
@@ -196,8 +213,8 @@ def freeswitch_json_document(cdr: dict[str, Any], *, encode_values: bool = True)
         "billmsec": str(cdr["billsec_ms"]),
         "duration": str(cdr["duration_ms"] // 1000),
         "billsec": str(cdr["billsec_ms"] // 1000),
-        "hangup_cause": "NORMAL_CLEARING" if answered else "NO_ANSWER",
-        "hangup_cause_q850": str(cdr["hangup_cause"] if cdr["hangup_cause"] < 128 else 16),
+        "hangup_cause": _cause_name(cdr),
+        "hangup_cause_q850": str(cdr["hangup_cause"]),
         "sip_term_status": str(cdr["sip_code"]),
         "read_codec": cdr["read_codec"],
         "write_codec": cdr["write_codec"],

@@ -65,7 +65,7 @@ class RelayProvider(DependencyProvider):
 
 
 #: how often the outbox is polled: the bound on relay latency when the broker is up
-RELAY_INTERVAL_S = 0.2
+RELAY_INTERVAL_S = 0.1
 
 
 class IngestWorker:

@@ -1,0 +1,37 @@
+"""``python -m cdrstats_gateway``: serve the web UI and REST API until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import sys
+
+from aiohttp import web
+
+from cdrstats_common.logs import setup_logging
+from cdrstats_common.settings import SettingsError
+from cdrstats_gateway.app import create_app
+from cdrstats_gateway.settings import GatewaySettings
+
+SHUTDOWN_TIMEOUT_S = 5.0
+
+
+def main() -> None:
+    try:
+        settings = GatewaySettings.from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    setup_logging("gateway", "web", settings.log_level)
+    # run_app turns SIGTERM and SIGINT into a graceful shutdown (cleanup contexts run, exit code 0);
+    # the admin user is ensured by the store's cleanup context at start-up.
+    web.run_app(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        print=None,
+        handle_signals=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The aiohttp application factory (aio-libs demos/polls style)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from cdrstats_gateway import auth, keys, rest, views
+from cdrstats_gateway.clients import ServiceClients, Services
+from cdrstats_gateway.middlewares import error_middleware, security_headers
+from cdrstats_gateway.rendering import STATIC_DIR, make_environment
+from cdrstats_gateway.settings import GatewaySettings
+from cdrstats_gateway.store import open_store
+from cdrstats_gateway.throttle import LoginThrottle
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def setup_routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/", views.index, name="index")
+    router.add_get("/login", views.login_form, name="login")
+    router.add_post("/login", views.login, name="login_post")
+    router.add_post("/logout", views.logout, name="logout")
+    router.add_get("/dashboard", views.dashboard, name="dashboard")
+    router.add_get("/account/tokens", views.tokens, name="tokens")
+    router.add_post("/account/tokens", views.tokens_post, name="tokens_post")
+    router.add_get("/healthz", views.healthz, name="healthz")
+    router.add_get("/api/v1/reports/dashboard", rest.dashboard, name="api_dashboard")
+    router.add_static("/static", STATIC_DIR, name="static", append_version=False)
+
+
+def setup_store(app: web.Application) -> None:
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[keys.SETTINGS]
+        store = await asyncio.to_thread(open_store, settings.store_url)
+        app[keys.STORE] = store
+        app[keys.SECRET_KEY] = await asyncio.to_thread(store.secret_key, settings.secret_key)
+        if settings.admin_password:
+            await asyncio.to_thread(store.ensure_admin, settings.admin_password)
+        else:
+            log.warning("CDRSTATS_ADMIN_PASSWORD is not set: the admin user is neither created nor updated")
+        yield
+        store.close()
+
+    app.cleanup_ctx.append(store_ctx)
+
+
+def setup_services(app: web.Application, clients: Services | None) -> None:
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        if clients is not None:
+            app[keys.SERVICES] = clients
+            yield
+            return
+        real = ServiceClients.from_settings(app[keys.SETTINGS])
+        app[keys.SERVICES] = real
+        yield
+        await real.close()
+
+    app.cleanup_ctx.append(services_ctx)
+
+
+async def create_app(settings: GatewaySettings, *, clients: Services | None = None) -> web.Application:
+    """The whole gateway; tests pass in-memory ``clients`` through this seam."""
+    app = web.Application(
+        middlewares=[error_middleware, auth.api_auth_middleware, auth.session_middleware],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.TEMPLATES] = make_environment()
+    app[keys.THROTTLE] = LoginThrottle()
+    setup_store(app)
+    setup_services(app, clients)
+    setup_routes(app)
+    app.on_response_prepare.append(security_headers)
+    return app

@@ -74,7 +74,7 @@ def _load_demo(config: RunConfig, secrets: Secrets) -> None:
     )
 
 
-def _banner(config: RunConfig, secrets: Secrets) -> str:
+def _banner(config: RunConfig, secrets: Secrets, *, background: bool = False) -> str:
     return "\n".join(
         [
             "",
@@ -84,7 +84,7 @@ def _banner(config: RunConfig, secrets: Secrets) -> str:
             f"  Switch ingest:    POST {config.ingest_url}/v1/freeswitch/json",
             f"  Demo switch:      id 'demo', HTTP basic user 'demo', password {secrets.demo_switch_key}",
             f"  Data and logs:    {config.data_dir} (secrets in {config.data_dir / 'secrets.json'})",
-            "  Stop:             Ctrl-C (or `make stop` for a background run)",
+            "  Stop:             " + ("`make stop`" if background else "Ctrl-C"),
             "",
         ]
     )
@@ -170,7 +170,7 @@ def run_background(config: RunConfig) -> int:
             print(f"cdrstats run exited with code {process.returncode}; see {log_path}", file=sys.stderr)
             return 1
         if _gateway_ready(config):
-            print(_banner(config, load_secrets(config.data_dir)), flush=True)
+            print(_banner(config, load_secrets(config.data_dir), background=True), flush=True)
             return 0
         time.sleep(0.5)
     print(f"not ready after {READY_TIMEOUT_S:.0f} s; see {log_path}", file=sys.stderr)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import builtins
 import os
 import pathlib
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -129,3 +130,12 @@ def sqlite_path(store_url: str) -> pathlib.Path:
     if not store_url.startswith("sqlite:///"):
         raise ValueError(f"not a SQLite store URL: {store_url}")
     return pathlib.Path(store_url[len("sqlite:///") :])
+
+
+def load_or_exit(factory: Callable[[], T]) -> T:
+    """Build a process's settings; on errors print every problem and exit 2 (for ``main()`` functions)."""
+    try:
+        return factory()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)

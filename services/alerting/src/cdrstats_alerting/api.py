@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import grpc
 
@@ -12,7 +11,7 @@ from cdrstats_alerting.settings import AlertingSettings
 from cdrstats_alerting.store import open_store
 from cdrstats_common.grpc_server import GrpcApp, watch_worker
 from cdrstats_common.logs import setup_logging
-from cdrstats_common.settings import SettingsError
+from cdrstats_common.settings import load_or_exit
 
 
 class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
@@ -37,11 +36,7 @@ async def serve(settings: AlertingSettings) -> None:
 
 
 def main() -> None:
-    try:
-        settings = AlertingSettings.from_env()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+    settings = load_or_exit(AlertingSettings.from_env)
     setup_logging("alerting", "api", settings.log_level)
     asyncio.run(serve(settings))
 

@@ -6,7 +6,6 @@ from cdrstats_common.green import monkey_patch
 
 monkey_patch()
 
-import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
 from nameko.extensions import DependencyProvider  # noqa: E402
@@ -16,7 +15,7 @@ from cdrstats_alerting.settings import AlertingSettings  # noqa: E402
 from cdrstats_alerting.store import AlertingStore, open_store  # noqa: E402
 from cdrstats_common.logs import setup_logging  # noqa: E402
 from cdrstats_common.nameko_support import nameko_config, run_services  # noqa: E402
-from cdrstats_common.settings import SettingsError  # noqa: E402
+from cdrstats_common.settings import load_or_exit  # noqa: E402
 
 
 class StoreProvider(DependencyProvider):
@@ -40,11 +39,7 @@ class AlertingWorker:
 
 
 def main() -> None:
-    try:
-        settings = AlertingSettings.from_env()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+    settings = load_or_exit(AlertingSettings.from_env)
     setup_logging("alerting", "worker", settings.log_level)
     run_services([AlertingWorker], nameko_config(settings.amqp_url))
 

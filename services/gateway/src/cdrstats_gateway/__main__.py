@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 from aiohttp import web
 
 from cdrstats_common.logs import setup_logging
-from cdrstats_common.settings import SettingsError
+from cdrstats_common.settings import load_or_exit
 from cdrstats_gateway.app import create_app
 from cdrstats_gateway.settings import GatewaySettings
 
@@ -15,11 +13,7 @@ SHUTDOWN_TIMEOUT_S = 5.0
 
 
 def main() -> None:
-    try:
-        settings = GatewaySettings.from_env()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+    settings = load_or_exit(GatewaySettings.from_env)
     setup_logging("gateway", "web", settings.log_level)
     # run_app turns SIGTERM and SIGINT into a graceful shutdown (cleanup contexts run, exit code 0);
     # the admin user is ensured by the store's cleanup context at start-up.

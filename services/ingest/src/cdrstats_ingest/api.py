@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import AsyncIterator
 
 import grpc
@@ -15,7 +14,7 @@ from cdrstats.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from cdrstats_common import cdr as cdr_model
 from cdrstats_common.grpc_server import GrpcApp, watch_worker
 from cdrstats_common.logs import setup_logging
-from cdrstats_common.settings import SettingsError
+from cdrstats_common.settings import load_or_exit
 from cdrstats_ingest import convert
 from cdrstats_ingest.domain.errors import InvalidCdr, NotFound, UnknownSwitch
 from cdrstats_ingest.http_receiver import create_receiver_app
@@ -113,11 +112,7 @@ async def serve(settings: IngestSettings) -> None:
 
 
 def main() -> None:
-    try:
-        settings = IngestSettings.from_env()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+    settings = load_or_exit(IngestSettings.from_env)
     setup_logging("ingest", "api", settings.log_level)
     asyncio.run(serve(settings))
 

@@ -7,7 +7,6 @@ from cdrstats_common.green import monkey_patch
 monkey_patch()
 
 import logging  # noqa: E402
-import sys  # noqa: E402
 import threading  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -17,7 +16,7 @@ from nameko.timer import timer  # noqa: E402
 from cdrstats_common.events import EventPublisher  # noqa: E402
 from cdrstats_common.logs import setup_logging  # noqa: E402
 from cdrstats_common.nameko_support import nameko_config, run_services  # noqa: E402
-from cdrstats_common.settings import SettingsError  # noqa: E402
+from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_ingest.settings import IngestSettings  # noqa: E402
 from cdrstats_ingest.store import CdrStore, open_store  # noqa: E402
 
@@ -82,11 +81,7 @@ class IngestWorker:
 
 
 def main() -> None:
-    try:
-        settings = IngestSettings.from_env()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+    settings = load_or_exit(IngestSettings.from_env)
     setup_logging("ingest", "worker", settings.log_level)
     run_services([IngestWorker], nameko_config(settings.amqp_url))
 

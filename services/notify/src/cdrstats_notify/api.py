@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import grpc
 
 from cdrstats.notify.v1 import notify_pb2, notify_pb2_grpc
 from cdrstats_common.grpc_server import GrpcApp, watch_worker
 from cdrstats_common.logs import setup_logging
-from cdrstats_common.settings import SettingsError
+from cdrstats_common.settings import load_or_exit
 from cdrstats_notify.settings import NotifySettings
 from cdrstats_notify.store import open_store
 
@@ -37,11 +36,7 @@ async def serve(settings: NotifySettings) -> None:
 
 
 def main() -> None:
-    try:
-        settings = NotifySettings.from_env()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+    settings = load_or_exit(NotifySettings.from_env)
     setup_logging("notify", "api", settings.log_level)
     asyncio.run(serve(settings))
 

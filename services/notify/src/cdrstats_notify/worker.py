@@ -6,7 +6,6 @@ from cdrstats_common.green import monkey_patch
 
 monkey_patch()
 
-import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
 from nameko.extensions import DependencyProvider  # noqa: E402
@@ -14,7 +13,7 @@ from nameko.timer import timer  # noqa: E402
 
 from cdrstats_common.logs import setup_logging  # noqa: E402
 from cdrstats_common.nameko_support import nameko_config, run_services  # noqa: E402
-from cdrstats_common.settings import SettingsError  # noqa: E402
+from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_notify.settings import NotifySettings  # noqa: E402
 from cdrstats_notify.store import NotifyStore, open_store  # noqa: E402
 
@@ -40,11 +39,7 @@ class NotifyWorker:
 
 
 def main() -> None:
-    try:
-        settings = NotifySettings.from_env()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
+    settings = load_or_exit(NotifySettings.from_env)
     setup_logging("notify", "worker", settings.log_level)
     run_services([NotifyWorker], nameko_config(settings.amqp_url))
 

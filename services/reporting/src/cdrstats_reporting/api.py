@@ -12,6 +12,7 @@ import grpc
 from cdrstats.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from cdrstats_common.grpc_server import GrpcApp, watch_worker
 from cdrstats_common.logs import setup_logging
+from cdrstats_common.settings import load_or_exit
 from cdrstats_reporting import convert
 from cdrstats_reporting.domain.errors import InvalidArgument, PermissionDenied, ReportingError
 from cdrstats_reporting.service import ReportingService
@@ -76,7 +77,7 @@ async def serve(settings: ReportingSettings) -> None:
 
 
 def main() -> None:
-    settings = ReportingSettings.from_env()
+    settings = load_or_exit(ReportingSettings.from_env)
     setup_logging("reporting", "api", settings.log_level)
     asyncio.run(serve(settings))
 

@@ -15,6 +15,7 @@ from nameko.timer import timer  # noqa: E402
 
 from cdrstats_common.logs import setup_logging  # noqa: E402
 from cdrstats_common.nameko_support import durable_event_handler, nameko_config, run_services  # noqa: E402
+from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_reporting.service import ReportingService  # noqa: E402
 from cdrstats_reporting.settings import ReportingSettings  # noqa: E402
 from cdrstats_reporting.store import RollupStore, open_store  # noqa: E402
@@ -57,7 +58,7 @@ class ReportingWorker:
 
 
 def main() -> None:
-    settings = ReportingSettings.from_env()
+    settings = load_or_exit(ReportingSettings.from_env)
     setup_logging("reporting", "worker", settings.log_level)
     run_services([ReportingWorker], nameko_config(settings.amqp_url, **{STORE_URL_KEY: settings.store_url}))
 

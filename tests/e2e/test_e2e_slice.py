@@ -123,6 +123,13 @@ class Product:
         return str(cdr["uuid"])
 
 
+def clear_of_hour_boundary(margin_s: float = 12.0) -> None:
+    """The dashboard's 24 h window moves on at every full hour; don't measure across that instant."""
+    to_next_hour = 3600 - time.time() % 3600
+    if to_next_hour < margin_s:
+        time.sleep(to_next_hour + 2)
+
+
 def _busy(port: int) -> bool:
     import socket
 
@@ -144,6 +151,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
 
 
 def test_post_is_counted_on_the_api_within_5_seconds(product: Product) -> None:
+    clear_of_hour_boundary()
     before = product.api("/api/v1/reports/dashboard")
     assert before["attempts"] > 1000, "the demo data fills the last 24 hours"
     posted = time.monotonic()
@@ -176,6 +184,8 @@ def test_post_is_counted_on_the_dashboard_page_in_chromium(product: Product, out
         page.fill("input[name=password]", product.secrets["admin_password"])
         page.click("button[type=submit]")
         page.wait_for_url("**/dashboard**")
+        clear_of_hour_boundary()
+        page.reload()
         shown = int(page.inner_text("[data-metric=attempts]").replace(",", ""))
         posted = time.monotonic()
         product.post_cdr()

@@ -42,7 +42,8 @@ def test_demo_data_is_plausible() -> None:
     for cdr in cdrs:
         totals.add_cdr(cdr)
         assert now_us - 30 * demo.DAY_US <= cdr["start_time_us"] < now_us
-        assert cdr["end_time_us"] >= cdr["start_time_us"]
+        assert cdr["start_time_us"] <= cdr["end_time_us"] < now_us, "a CDR arrives after its call ended"
+        assert cdr["duration_ms"] == (cdr["end_time_us"] - cdr["start_time_us"]) // 1000
         assert cdr["answered"] == (cdr["answer_time_us"] > 0)
     assert 50 < totals.asr < 65 and 30 < totals.acd < 300
     assert len({c["switch_id"] for c in cdrs}) == len(demo.SWITCHES)

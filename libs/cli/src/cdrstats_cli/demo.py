@@ -75,57 +75,61 @@ def _hour_weight(hour: int) -> float:
 
 
 def generate(now_us: int, *, days: int = 30, calls: int = 36_000, seed: int = 42) -> list[dict[str, Any]]:
+    """``calls`` finished calls over the ``days`` before ``now_us``, busiest in office hours."""
     rng = random.Random(seed)
     weights = [_hour_weight(h) for h in range(24)]
-    dest_weights = [w for _, _, w in DESTINATIONS]
-    outcome_weights = [w for *_, w in OUTCOMES]
     start_window = now_us - days * DAY_US
     cdrs = []
     for _ in range(calls):
         day = rng.randrange(days)
         hour = rng.choices(range(24), weights)[0]
         start = start_window + day * DAY_US + hour * 3600 * US + rng.randrange(3600 * US)
-        if start >= now_us - 60 * US:
-            start = now_us - rng.randrange(60, 3600) * US
-        switch_id, _, _, home, accounts = rng.choice(SWITCHES)
-        prefix, digits, _ = rng.choices(DESTINATIONS, dest_weights)[0]
-        destination = prefix + "".join(str(rng.randrange(10)) for _ in range(digits))
-        disposition, cause, sip, _ = rng.choices(OUTCOMES, outcome_weights)[0]
-        ring_ms = int(rng.uniform(1.5, 9) * 1000)
-        answered = disposition == "ANSWERED"
-        billsec_ms = int(min(7200, rng.lognormvariate(4.3, 1.0)) * 1000) if answered else 0
-        pdd_ms = int(rng.uniform(0.8, 4) * 1000)
-        answer = start + ring_ms * 1000 if answered else 0
-        end = (answer + billsec_ms * 1000) if answered else start + ring_ms * 1000
-        cdrs.append(
-            new_cdr(
-                switch_id=switch_id,
-                source="api",
-                uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                call_id=f"{rng.getrandbits(64):016x}@{switch_id}",
-                direction="outbound",
-                caller_id_number=f"+{'1' if home == 'US' else '44' if home == 'GB' else '33'}"
-                + "".join(str(rng.randrange(10)) for _ in range(9)),
-                caller_id_name=rng.choice(["Reception", "Sales", "Support", "Billing", ""]),
-                destination_number=destination,
-                accountcode=rng.choice(accounts),
-                start_time_us=start,
-                answer_time_us=answer,
-                end_time_us=end,
-                duration_ms=(end - start) // 1000,
-                billsec_ms=billsec_ms,
-                pdd_ms=pdd_ms,
-                answered=answered,
-                disposition=disposition,
-                hangup_cause=cause,
-                sip_code=sip,
-                read_codec=rng.choice(["PCMA", "PCMU", "G722", "OPUS"]),
-                write_codec="PCMA",
-                mos=round(rng.uniform(3.6, 4.5), 2) if answered else 0.0,
-            )
-        )
+        cdrs.append(make_call(rng, start, rng.choice(SWITCHES), ended_by_us=now_us))
     cdrs.sort(key=lambda c: c["start_time_us"])
     return cdrs
+
+
+def make_call(
+    rng: random.Random, start_us: int, switch: tuple[str, str, str, str, tuple[str, ...]], *, ended_by_us: int
+) -> dict[str, Any]:
+    """One finished call of ``switch``; moved earlier if it would end after ``ended_by_us``."""
+    switch_id, _, _, home, accounts = switch
+    prefix, digits, _ = rng.choices(DESTINATIONS, [w for _, _, w in DESTINATIONS])[0]
+    destination = prefix + "".join(str(rng.randrange(10)) for _ in range(digits))
+    disposition, cause, sip, _ = rng.choices(OUTCOMES, [w for *_, w in OUTCOMES])[0]
+    ring_ms = int(rng.uniform(1.5, 9) * 1000)
+    answered = disposition == "ANSWERED"
+    billsec_ms = int(min(7200, rng.lognormvariate(4.3, 1.0)) * 1000) if answered else 0
+    pdd_ms = int(rng.uniform(0.8, 4) * 1000)
+    duration_ms = ring_ms + billsec_ms
+    start_us = min(start_us, ended_by_us - duration_ms * 1000 - US)  # a CDR arrives after its call ended
+    answer = start_us + ring_ms * 1000 if answered else 0
+    end = start_us + duration_ms * 1000
+    return new_cdr(
+        switch_id=switch_id,
+        source="api",
+        uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        call_id=f"{rng.getrandbits(64):016x}@{switch_id}",
+        direction="outbound",
+        caller_id_number=f"+{'1' if home == 'US' else '44' if home == 'GB' else '33'}"
+        + "".join(str(rng.randrange(10)) for _ in range(9)),
+        caller_id_name=rng.choice(["Reception", "Sales", "Support", "Billing", ""]),
+        destination_number=destination,
+        accountcode=rng.choice(accounts),
+        start_time_us=start_us,
+        answer_time_us=answer,
+        end_time_us=end,
+        duration_ms=duration_ms,
+        billsec_ms=billsec_ms,
+        pdd_ms=pdd_ms,
+        answered=answered,
+        disposition=disposition,
+        hangup_cause=cause,
+        sip_code=sip,
+        read_codec=rng.choice(["PCMA", "PCMU", "G722", "OPUS"]),
+        write_codec="PCMA",
+        mos=round(rng.uniform(3.6, 4.5), 2) if answered else 0.0,
+    )
 
 
 def register_switches(channel: grpc.Channel, demo_switch_key: str) -> None:

@@ -17,6 +17,7 @@ import grpc
 
 from cdrstats_cli import demo
 from cdrstats_cli.config import SERVICES, RunConfig, Secrets, load_secrets
+from cdrstats_cli.live import LiveTraffic
 from cdrstats_cli.supervisor import Supervisor, process_specs
 from cdrstats_common.healthcheck import check_grpc
 from cdrstats_common.settings import SettingsError
@@ -113,6 +114,7 @@ def run(config: RunConfig) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    live: LiveTraffic | None = None
     try:
         supervisor.start_all()
         for service in SERVICES:
@@ -127,6 +129,10 @@ def run(config: RunConfig) -> int:
             config.startup_marker.unlink(missing_ok=True)
         _wait("gateway /healthz", lambda: _gateway_ready(config), READY_TIMEOUT_S, supervisor)
         print(_banner(config, secrets), flush=True)
+        if config.demo_live:
+            live = LiveTraffic(config.ingest_url, secrets.demo_switch_key)
+            live.start()
+            print("  Live demo traffic: switch 'demo' posts a call every ~2 s (CDRSTATS_DEMO_LIVE=1)", flush=True)
         while True:
             supervisor.check_children()
             time.sleep(0.5)
@@ -137,6 +143,8 @@ def run(config: RunConfig) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        if live is not None:
+            live.stop()
         supervisor.stop_all()
         config.pid_file.unlink(missing_ok=True)
         print("stopped.", flush=True)

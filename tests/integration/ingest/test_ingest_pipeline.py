@@ -36,7 +36,12 @@ class Ingest:
             "CDRSTATS_INGEST_MAX_BODY_BYTES": "65536",
         }
         self.logs = tmp_path
-        self.api = ServiceProcess("cdrstats_ingest.api", self.env, str(tmp_path / "api.log"))
+        self.api_admin_port, self.worker_admin_port = free_port(), free_port()
+        self.api = ServiceProcess(
+            "cdrstats_ingest.api",
+            {**self.env, "CDRSTATS_ADMIN_PORT": str(self.api_admin_port)},
+            str(tmp_path / "api.log"),
+        )
         self.worker: ServiceProcess | None = None
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
         self.stub = ingest_pb2_grpc.IngestServiceStub(self.channel)
@@ -49,7 +54,7 @@ class Ingest:
         )
 
     def start_worker(self, amqp_url: str | None = None) -> None:
-        env = dict(self.env)
+        env = {**self.env, "CDRSTATS_ADMIN_PORT": str(self.worker_admin_port)}
         if amqp_url:
             env["AMQP_URL"] = amqp_url
         self.worker = ServiceProcess("cdrstats_ingest.worker", env, str(self.logs / "worker.log"))
@@ -209,3 +214,41 @@ def test_broker_down_keeps_accepting_and_relays_later(ingest: Ingest, amqp_url: 
     wait_for(lambda: ingest.status().outbox_pending == 0, what="outbox drained after the broker came back")
     queue.close()
     connection.release()
+
+
+def admin_get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one sample line (name with labels, exactly as exposed)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not exposed")
+
+
+def test_admin_ports_expose_health_and_metrics(ingest: Ingest) -> None:
+    ingest.start_worker()
+    body = json.dumps(cdr_document()).encode()
+    assert ingest.post(body)[0] == 200
+    assert ingest.post(body)[0] == 200
+    assert ingest.post(b"{broken")[0] == 400
+    status, text = admin_get(ingest.api_admin_port, "/metrics")
+    assert status == 200
+    for result, count in (("accepted", 1), ("duplicate", 1), ("rejected", 1)):
+        assert metric(text, f'cdrstats_cdrs_total{{result="{result}",source="freeswitch_json"}}') == count
+    assert admin_get(ingest.api_admin_port, "/healthz") == (200, "ok\n")
+    assert admin_get(ingest.api_admin_port, "/nope")[0] == 404
+
+    def relayed() -> bool:
+        text = admin_get(ingest.worker_admin_port, "/metrics")[1]
+        published = 'cdrstats_events_published_total{event_type="cdrs_ingested"}'
+        return published in text and metric(text, published) == 1 and metric(text, "cdrstats_outbox_pending") == 0
+
+    wait_for(relayed, what="the worker's metrics showing the relayed event")
+    wait_for(lambda: admin_get(ingest.worker_admin_port, "/healthz")[0] == 200, what="worker /healthz")

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from typing import Any, Protocol
 
+from cdrstats_common import prom
 from cdrstats_common.events import make_envelope
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class OutboxRelay:
             for row in rows:
                 self.publisher.publish(json.loads(row["body"]), row["event_type"], json.loads(row["headers"]))
                 sent.append(row["seq"])
+                prom.EVENTS_PUBLISHED.labels(row["event_type"]).inc()
         finally:
             if sent:
                 now = time.time()
@@ -97,11 +99,15 @@ class OutboxRelay:
 
     def relay_all(self, max_batches: int = 1000) -> int:
         total = 0
-        for _ in range(max_batches):
-            count = self.relay_pending()
-            total += count
-            if count < self.batch_size:
-                break
+        try:
+            for _ in range(max_batches):
+                count = self.relay_pending()
+                total += count
+                if count < self.batch_size:
+                    break
+        finally:
+            prom.OUTBOX_PENDING.set(pending_count(self.conn))
+            prom.OUTBOX_LAG.set(oldest_pending_age(self.conn))
         return total
 
     def prune_sent(self, older_than_s: float = 86_400.0) -> int:

@@ -17,6 +17,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class SettingsError(Exception):
     """One or more environment variables are missing or malformed."""
 
@@ -111,6 +114,16 @@ class EnvReader:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             self.problems.append(f"{name}: unknown time zone {raw!r}")
         return raw
+
+    def log_level(self, name: builtins.str = "CDRSTATS_LOG_LEVEL") -> builtins.str:
+        raw = self.str(name, "INFO").upper()
+        if raw not in LOG_LEVELS:
+            self.problems.append(f"{name}: expected one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+        return raw
+
+    def admin_port(self) -> builtins.int:
+        """CDRSTATS_ADMIN_PORT: /healthz and /metrics of the process (0 = off)."""
+        return self.int("CDRSTATS_ADMIN_PORT", 0, maximum=65535)
 
     def finish(self) -> None:
         if self.problems:

@@ -9,6 +9,7 @@ import grpc
 from cdrstats.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from cdrstats_alerting.settings import AlertingSettings
 from cdrstats_alerting.store import open_store
+from cdrstats_common.admin import start_admin
 from cdrstats_common.grpc_server import GrpcApp, watch_worker
 from cdrstats_common.logs import setup_logging
 from cdrstats_common.settings import load_or_exit
@@ -29,9 +30,12 @@ async def serve(settings: AlertingSettings) -> None:
         lambda server: alerting_pb2_grpc.add_AlertingServiceServicer_to_server(AlertingServicer(), server),
     )
     app.add_background(lambda: watch_worker(app, store.worker_alive))
+    admin = start_admin(settings.admin_port, lambda: True)  # liveness; readiness is the gRPC health service
     try:
         await app.run()
     finally:
+        if admin is not None:
+            admin.stop()
         store.close()
 
 

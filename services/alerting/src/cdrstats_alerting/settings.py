@@ -14,6 +14,7 @@ class AlertingSettings:
     amqp_url: str
     grpc_listen: str
     log_level: str
+    admin_port: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertingSettings:
@@ -22,7 +23,8 @@ class AlertingSettings:
             store_url=default_store_url(env, "alerting"),
             amqp_url=env.str("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
             grpc_listen=env.address("CDRSTATS_GRPC_LISTEN", "127.0.0.1:50053"),
-            log_level=env.str("CDRSTATS_LOG_LEVEL", "INFO"),
+            log_level=env.log_level(),
+            admin_port=env.admin_port(),
         )
         env.finish()
         return settings

@@ -8,8 +8,6 @@ from collections.abc import Mapping
 
 from cdrstats_common.settings import EnvReader, default_store_url
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
 
 @dataclasses.dataclass(frozen=True)
 class GatewaySettings:
@@ -28,6 +26,7 @@ class GatewaySettings:
     startup_marker: pathlib.Path | None = None
     time_zone: str = "UTC"
     log_level: str = "INFO"
+    admin_port: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -47,11 +46,9 @@ class GatewaySettings:
             cookie_secure=reader.bool("CDRSTATS_COOKIE_SECURE", True),
             startup_marker=pathlib.Path(marker) if marker else None,
             time_zone=reader.time_zone("CDRSTATS_TIME_ZONE", "UTC"),
-            log_level=reader.str("CDRSTATS_LOG_LEVEL", "INFO").upper(),
+            log_level=reader.log_level(),
+            admin_port=reader.admin_port(),
         )
-        if settings.log_level not in LOG_LEVELS:
-            choices = ", ".join(LOG_LEVELS)
-            reader.problems.append(f"CDRSTATS_LOG_LEVEL: expected one of {choices}, got {settings.log_level!r}")
         if settings.secret_key and len(settings.secret_key) < 32:
             reader.problems.append("CDRSTATS_SECRET_KEY: expected at least 32 characters")
         reader.finish()

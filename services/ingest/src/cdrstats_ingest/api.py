@@ -12,6 +12,7 @@ from aiohttp import web
 from cdrstats.cdr.v1 import cdr_pb2
 from cdrstats.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from cdrstats_common import cdr as cdr_model
+from cdrstats_common.admin import start_admin
 from cdrstats_common.grpc_server import GrpcApp, watch_worker
 from cdrstats_common.logs import setup_logging
 from cdrstats_common.settings import load_or_exit
@@ -99,6 +100,7 @@ async def serve(settings: IngestSettings) -> None:
         lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(service), server),
     )
     grpc_app.add_background(lambda: watch_worker(grpc_app, store.worker_alive))
+    admin = start_admin(settings.admin_port, lambda: True)  # liveness; readiness is the gRPC health service
     runner = web.AppRunner(create_receiver_app(service, max_body_bytes=settings.max_body_bytes), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -108,6 +110,8 @@ async def serve(settings: IngestSettings) -> None:
         await grpc_app.run()
     finally:
         await runner.cleanup()
+        if admin is not None:
+            admin.stop()
         store.close()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from cdrstats_common import prom
 from cdrstats_ingest.domain import freeswitch_json as freeswitch_json
 from cdrstats_ingest.domain import normalise as normalise
 from cdrstats_ingest.domain.errors import BadCredentials, InvalidCdr, NotFound, UnknownSwitch
@@ -72,11 +73,14 @@ class IngestService:
         self, switch: SwitchConfig, body: bytes, content_type: str, uuid_hint: str = ""
     ) -> RecordResult:
         """One mod_json_cdr POST: one leg. Raises InvalidCdr naming what is wrong."""
-        document = freeswitch_json.decode_body(body, content_type)
-        cdr = freeswitch_json.normalise(document, switch, uuid_hint=uuid_hint)
-        cdr = normalise.enrich(cdr, switch)
-        normalise.validate(cdr)
+        try:
+            document = freeswitch_json.decode_body(body, content_type)
+            cdr = freeswitch_json.normalise(document, switch, uuid_hint=uuid_hint)  # enriched and validated
+        except InvalidCdr:
+            prom.CDRS.labels("freeswitch_json", "rejected").inc()
+            raise
         outcome = self.store.add_cdrs([cdr])
+        prom.CDRS.labels("freeswitch_json", outcome.statuses[0]).inc()
         return RecordResult(0, outcome.statuses[0], outcome.ids[0])
 
     def submit(self, switch: SwitchConfig, cdrs: list[dict[str, Any]], first_index: int = 0) -> list[RecordResult]:
@@ -91,12 +95,14 @@ class IngestService:
                 normalise.validate(cdr)
             except InvalidCdr as exc:
                 results.append(RecordResult(index, "rejected", reason=str(exc)))
+                prom.CDRS.labels(cdr["source"], "rejected").inc()
                 continue
             good.append((index, cdr))
         if good:
             outcome = self.store.add_cdrs([cdr for _, cdr in good])
-            for (index, _), status, cdr_id in zip(good, outcome.statuses, outcome.ids, strict=True):
+            for (index, cdr), status, cdr_id in zip(good, outcome.statuses, outcome.ids, strict=True):
                 results.append(RecordResult(index, status, cdr_id))
+                prom.CDRS.labels(cdr["source"], status).inc()
         results.sort(key=lambda r: r.index)
         return results
 

@@ -17,6 +17,7 @@ class IngestSettings:
     http_port: int
     max_body_bytes: int
     log_level: str
+    admin_port: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
@@ -28,7 +29,8 @@ class IngestSettings:
             http_host=env.str("CDRSTATS_INGEST_HTTP_HOST", "127.0.0.1"),
             http_port=env.int("CDRSTATS_INGEST_HTTP_PORT", 8081, minimum=1, maximum=65535),
             max_body_bytes=env.int("CDRSTATS_INGEST_MAX_BODY_BYTES", 1_048_576, minimum=1024),
-            log_level=env.str("CDRSTATS_LOG_LEVEL", "INFO"),
+            log_level=env.log_level(),
+            admin_port=env.admin_port(),
         )
         env.finish()
         return settings

@@ -7,6 +7,7 @@ import asyncio
 import grpc
 
 from cdrstats.notify.v1 import notify_pb2, notify_pb2_grpc
+from cdrstats_common.admin import start_admin
 from cdrstats_common.grpc_server import GrpcApp, watch_worker
 from cdrstats_common.logs import setup_logging
 from cdrstats_common.settings import load_or_exit
@@ -29,9 +30,12 @@ async def serve(settings: NotifySettings) -> None:
         lambda server: notify_pb2_grpc.add_NotifyServiceServicer_to_server(NotifyServicer(), server),
     )
     app.add_background(lambda: watch_worker(app, store.worker_alive))
+    admin = start_admin(settings.admin_port, lambda: True)  # liveness; readiness is the gRPC health service
     try:
         await app.run()
     finally:
+        if admin is not None:
+            admin.stop()
         store.close()
 
 

@@ -14,6 +14,7 @@ class NotifySettings:
     amqp_url: str
     grpc_listen: str
     log_level: str
+    admin_port: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotifySettings:
@@ -22,7 +23,8 @@ class NotifySettings:
             store_url=default_store_url(env, "notify"),
             amqp_url=env.str("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
             grpc_listen=env.address("CDRSTATS_GRPC_LISTEN", "127.0.0.1:50054"),
-            log_level=env.str("CDRSTATS_LOG_LEVEL", "INFO"),
+            log_level=env.log_level(),
+            admin_port=env.admin_port(),
         )
         env.finish()
         return settings

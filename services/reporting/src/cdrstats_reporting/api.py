@@ -10,6 +10,7 @@ from typing import TypeVar
 import grpc
 
 from cdrstats.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+from cdrstats_common.admin import start_admin
 from cdrstats_common.grpc_server import GrpcApp, watch_worker
 from cdrstats_common.logs import setup_logging
 from cdrstats_common.settings import load_or_exit
@@ -71,7 +72,12 @@ async def serve(settings: ReportingSettings) -> None:
         register = functools.partial(reporting_pb2_grpc.add_ReportingServiceServicer_to_server, servicer)
         app.add_service(SERVICE_NAME, register)
         app.add_background(lambda: watch_worker(app, store.worker_alive))
-        await app.run()
+        admin = start_admin(settings.admin_port, lambda: True)  # liveness; readiness is the gRPC health service
+        try:
+            await app.run()
+        finally:
+            if admin is not None:
+                admin.stop()
     finally:
         store.close()
 

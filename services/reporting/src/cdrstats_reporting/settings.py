@@ -9,7 +9,6 @@ from cdrstats_common.settings import EnvReader, default_store_url
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_GRPC_LISTEN = "127.0.0.1:50052"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +18,7 @@ class ReportingSettings:
     grpc_listen: str
     time_zone: str
     log_level: str
+    admin_port: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ReportingSettings:
@@ -29,10 +29,8 @@ class ReportingSettings:
             amqp_url=reader.str("AMQP_URL", DEFAULT_AMQP_URL),
             grpc_listen=reader.address("CDRSTATS_GRPC_LISTEN", DEFAULT_GRPC_LISTEN),
             time_zone=reader.time_zone("CDRSTATS_TIME_ZONE", "UTC"),
-            log_level=reader.str("CDRSTATS_LOG_LEVEL", "INFO").upper(),
+            log_level=reader.log_level(),
+            admin_port=reader.admin_port(),
         )
-        if settings.log_level not in LOG_LEVELS:
-            choices = ", ".join(LOG_LEVELS)
-            reader.problems.append(f"CDRSTATS_LOG_LEVEL: expected one of {choices}, got {settings.log_level!r}")
         reader.finish()
         return settings

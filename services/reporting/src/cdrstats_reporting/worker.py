@@ -4,15 +4,17 @@ Run as ``python -m cdrstats_reporting.worker``. eventlet is patched before any o
 import, as nameko requires; import this module only in worker processes.
 """
 
-import eventlet
+from cdrstats_common.green import monkey_patch
 
-eventlet.monkey_patch()
+monkey_patch()
 
 from typing import Any  # noqa: E402
 
 from nameko.extensions import DependencyProvider  # noqa: E402
 from nameko.timer import timer  # noqa: E402
 
+from cdrstats_common import prom  # noqa: E402
+from cdrstats_common.admin import start_admin  # noqa: E402
 from cdrstats_common.logs import setup_logging  # noqa: E402
 from cdrstats_common.nameko_support import durable_event_handler, nameko_config, run_services  # noqa: E402
 from cdrstats_common.settings import load_or_exit  # noqa: E402
@@ -50,7 +52,7 @@ class ReportingWorker:
 
     @durable_event_handler("ingest", "cdrs_ingested")
     def on_cdrs_ingested(self, envelope: dict[str, Any]) -> None:
-        self.reporting.apply_cdrs_event(envelope)
+        prom.consume("cdrs_ingested", envelope, lambda: self.reporting.apply_cdrs_event(envelope))
 
     @timer(interval=HEARTBEAT_INTERVAL_S)
     def heartbeat(self) -> None:
@@ -60,6 +62,7 @@ class ReportingWorker:
 def main() -> None:
     settings = load_or_exit(ReportingSettings.from_env)
     setup_logging("reporting", "worker", settings.log_level)
+    start_admin(settings.admin_port, open_store(settings.store_url).worker_alive)
     run_services([ReportingWorker], nameko_config(settings.amqp_url, **{STORE_URL_KEY: settings.store_url}))
 
 

@@ -54,8 +54,12 @@ class DurableEventHandler(EventHandler):
 durable_event_handler = DurableEventHandler.decorator
 
 
-def nameko_config(amqp_url: str, **extra: Any) -> dict[str, Any]:
-    return {"AMQP_URI": amqp_url, "SERIALIZER": "json", "max_workers": 10, **extra}
+SETTINGS_KEY = "CDRSTATS_SETTINGS"
+
+
+def nameko_config(amqp_url: str, settings: Any) -> dict[str, Any]:
+    """nameko's config, carrying the process's settings (read once in ``main``) to dependency providers."""
+    return {"AMQP_URI": amqp_url, "SERIALIZER": "json", "max_workers": 10, SETTINGS_KEY: settings}
 
 
 def run_services(services: list[type], config: dict[str, Any]) -> None:

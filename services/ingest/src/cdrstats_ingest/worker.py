@@ -16,7 +16,7 @@ from nameko.timer import timer  # noqa: E402
 from cdrstats_common.admin import start_admin  # noqa: E402
 from cdrstats_common.events import EventPublisher  # noqa: E402
 from cdrstats_common.logs import setup_logging  # noqa: E402
-from cdrstats_common.nameko_support import nameko_config, run_services  # noqa: E402
+from cdrstats_common.nameko_support import SETTINGS_KEY, nameko_config, run_services  # noqa: E402
 from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_ingest.settings import IngestSettings  # noqa: E402
 from cdrstats_ingest.store import CdrStore, open_store  # noqa: E402
@@ -53,7 +53,7 @@ class Relay:
 
 class RelayProvider(DependencyProvider):
     def setup(self) -> None:
-        settings = IngestSettings.from_env()
+        settings: IngestSettings = self.container.config[SETTINGS_KEY]
         self.relay = Relay(open_store(settings.store_url), EventPublisher(settings.amqp_url, "ingest"))
 
     def stop(self) -> None:
@@ -85,7 +85,7 @@ def main() -> None:
     settings = load_or_exit(IngestSettings.from_env)
     setup_logging("ingest", "worker", settings.log_level)
     start_admin(settings.admin_port, open_store(settings.store_url).worker_alive)
-    run_services([IngestWorker], nameko_config(settings.amqp_url))
+    run_services([IngestWorker], nameko_config(settings.amqp_url, settings))
 
 
 if __name__ == "__main__":

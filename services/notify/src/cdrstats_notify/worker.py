@@ -13,7 +13,7 @@ from nameko.timer import timer  # noqa: E402
 
 from cdrstats_common.admin import start_admin  # noqa: E402
 from cdrstats_common.logs import setup_logging  # noqa: E402
-from cdrstats_common.nameko_support import nameko_config, run_services  # noqa: E402
+from cdrstats_common.nameko_support import SETTINGS_KEY, nameko_config, run_services  # noqa: E402
 from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_notify.settings import NotifySettings  # noqa: E402
 from cdrstats_notify.store import NotifyStore, open_store  # noqa: E402
@@ -21,7 +21,7 @@ from cdrstats_notify.store import NotifyStore, open_store  # noqa: E402
 
 class StoreProvider(DependencyProvider):
     def setup(self) -> None:
-        self.store = open_store(NotifySettings.from_env().store_url)
+        self.store = open_store(self.container.config[SETTINGS_KEY].store_url)
 
     def stop(self) -> None:
         self.store.close()
@@ -43,7 +43,7 @@ def main() -> None:
     settings = load_or_exit(NotifySettings.from_env)
     setup_logging("notify", "worker", settings.log_level)
     start_admin(settings.admin_port, open_store(settings.store_url).worker_alive)
-    run_services([NotifyWorker], nameko_config(settings.amqp_url))
+    run_services([NotifyWorker], nameko_config(settings.amqp_url, settings))
 
 
 if __name__ == "__main__":

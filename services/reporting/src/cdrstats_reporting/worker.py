@@ -16,13 +16,17 @@ from nameko.timer import timer  # noqa: E402
 from cdrstats_common import prom  # noqa: E402
 from cdrstats_common.admin import start_admin  # noqa: E402
 from cdrstats_common.logs import setup_logging  # noqa: E402
-from cdrstats_common.nameko_support import durable_event_handler, nameko_config, run_services  # noqa: E402
+from cdrstats_common.nameko_support import (  # noqa: E402
+    SETTINGS_KEY,
+    durable_event_handler,
+    nameko_config,
+    run_services,
+)
 from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_reporting.service import ReportingService  # noqa: E402
 from cdrstats_reporting.settings import ReportingSettings  # noqa: E402
 from cdrstats_reporting.store import RollupStore, open_store  # noqa: E402
 
-STORE_URL_KEY = "REPORTING_STORE_URL"
 HEARTBEAT_INTERVAL_S = 2
 
 
@@ -32,7 +36,7 @@ class Reporting(DependencyProvider):
     store: RollupStore | None = None
 
     def setup(self) -> None:
-        self.store = open_store(self.container.config[STORE_URL_KEY])
+        self.store = open_store(self.container.config[SETTINGS_KEY].store_url)
 
     def stop(self) -> None:
         if self.store is not None:
@@ -63,7 +67,7 @@ def main() -> None:
     settings = load_or_exit(ReportingSettings.from_env)
     setup_logging("reporting", "worker", settings.log_level)
     start_admin(settings.admin_port, open_store(settings.store_url).worker_alive)
-    run_services([ReportingWorker], nameko_config(settings.amqp_url, **{STORE_URL_KEY: settings.store_url}))
+    run_services([ReportingWorker], nameko_config(settings.amqp_url, settings))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import pathlib
 import sqlite3
+import threading
 from collections.abc import Iterator
+
+from cdrstats_common import heartbeat
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -42,3 +45,28 @@ def migrate(conn: sqlite3.Connection, statements: list[str]) -> None:
     with transaction(conn):
         for statement in statements:
             conn.execute(statement)
+
+
+class SqliteStore:
+    """Base of the services' SQLite adapters: one lock-guarded connection, migrations, the worker heartbeat.
+
+    The api calls its store from a thread pool and the worker from greenthreads; every
+    method of a subclass holds ``self.lock`` around its use of ``self.conn``.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, schema: list[str]) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        migrate(conn, [*heartbeat.SCHEMA, *schema])
+
+    def beat(self, *, ready: bool = True) -> None:
+        with self.lock:
+            heartbeat.beat(self.conn, ready=ready)
+
+    def worker_alive(self) -> bool:
+        with self.lock:
+            return heartbeat.is_alive(self.conn)
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-
-from cdrstats_common import consumer, heartbeat, outbox
+from cdrstats_common import consumer, outbox
 from cdrstats_common.settings import sqlite_path
-from cdrstats_common.sqlite import connect, migrate
+from cdrstats_common.sqlite import SqliteStore, connect
 
-SCHEMA = [*outbox.SCHEMA, *consumer.SCHEMA, *heartbeat.SCHEMA]
+SCHEMA = [*outbox.SCHEMA, *consumer.SCHEMA]
 
 
-class AlertingStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.lock = threading.Lock()
-        migrate(conn, SCHEMA)
-
-    def beat(self) -> None:
-        with self.lock:
-            heartbeat.beat(self.conn)
-
-    def worker_alive(self) -> bool:
-        with self.lock:
-            return heartbeat.is_alive(self.conn)
-
-    def close(self) -> None:
-        self.conn.close()
+class AlertingStore(SqliteStore):
+    """Only the worker heartbeat so far."""
 
 
 def open_store(url: str) -> AlertingStore:
     if not url.startswith("sqlite:///"):
         raise ValueError(f"unsupported alerting store URL {url!r}: the MongoDB adapter comes with the alerting issue")
-    return AlertingStore(connect(sqlite_path(url)))
+    return AlertingStore(connect(sqlite_path(url)), SCHEMA)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from typing import Any
 
-from cdrstats_common import consumer, heartbeat, outbox
+from cdrstats_common import consumer, outbox
 from cdrstats_common.cdr import FIELDS, new_cdr
 from cdrstats_common.settings import sqlite_path
-from cdrstats_common.sqlite import connect, migrate, transaction
+from cdrstats_common.sqlite import SqliteStore, connect, transaction
 from cdrstats_ingest.domain.ids import new_id
 from cdrstats_ingest.domain.switch import SwitchConfig
 from cdrstats_ingest.store.interface import StoredSwitch, SubmitOutcome
@@ -57,7 +56,6 @@ SCHEMA = [
     "CREATE UNIQUE INDEX IF NOT EXISTS switches_username ON switches(username) WHERE username != ''",
     *outbox.SCHEMA,
     *consumer.SCHEMA,
-    *heartbeat.SCHEMA,
 ]
 
 _INSERT = (
@@ -73,17 +71,12 @@ def _switch_from_row(row: sqlite3.Row) -> StoredSwitch:
     return StoredSwitch(SwitchConfig(**values), row["password_hash"])
 
 
-class SqliteCdrStore:
+class SqliteCdrStore(SqliteStore):
     """One connection guarded by a lock: the api calls it from worker threads."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.lock = threading.Lock()
-        migrate(conn, SCHEMA)
 
     @classmethod
     def open(cls, url: str) -> SqliteCdrStore:
-        return cls(connect(sqlite_path(url)))
+        return cls(connect(sqlite_path(url)), SCHEMA)
 
     def add_cdrs(self, cdrs: list[dict[str, Any]]) -> SubmitOutcome:
         now = time.time()
@@ -157,14 +150,3 @@ class SqliteCdrStore:
     def relay_outbox(self, publisher: Any) -> int:
         # no lock: the relay runs in the worker process, on its own connection
         return outbox.OutboxRelay(self.conn, publisher).relay_all()
-
-    def beat(self) -> None:
-        with self.lock:
-            heartbeat.beat(self.conn)
-
-    def worker_alive(self) -> bool:
-        with self.lock:
-            return heartbeat.is_alive(self.conn)
-
-    def close(self) -> None:
-        self.conn.close()

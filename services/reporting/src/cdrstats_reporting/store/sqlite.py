@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import pathlib
 import sqlite3
-import threading
 from typing import Any
 
-from cdrstats_common import consumer, heartbeat
+from cdrstats_common import consumer
 from cdrstats_common.metrics import Totals
 from cdrstats_common.settings import sqlite_path
-from cdrstats_common.sqlite import connect, migrate
+from cdrstats_common.sqlite import SqliteStore, connect
 from cdrstats_reporting.domain.rollup import SUM_FIELDS, aggregate, totals_from, totals_values
 
 _KEY_COLUMNS = ("hour_start_us", "switch_id", "accountcode", "country", "hangup_cause", "direction")
 
 SCHEMA = [
     *consumer.SCHEMA,
-    *heartbeat.SCHEMA,
     """CREATE TABLE IF NOT EXISTS hourly_rollups (
         hour_start_us INTEGER NOT NULL,
         switch_id TEXT NOT NULL,
@@ -54,18 +52,13 @@ _BUMP = (
 )
 
 
-class SqliteRollupStore:
-    """Every method holds ``_lock``: the connection is shared by the api's thread pool or the worker's greenthreads."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-        migrate(conn, SCHEMA)
+class SqliteRollupStore(SqliteStore):
+    """Every method holds ``lock``: the connection is shared by the api's thread pool or the worker's greenthreads."""
 
     @classmethod
     def open(cls, url_or_path: str | pathlib.Path) -> SqliteRollupStore:
         path = sqlite_path(url_or_path) if isinstance(url_or_path, str) else url_or_path
-        return cls(connect(path))
+        return cls(connect(path), SCHEMA)
 
     def apply_batch(self, event_id: str, cdrs: list[dict[str, Any]]) -> bool:
         rows = aggregate(cdrs)  # in Python first: one upsert per key, no duplicate keys in a statement
@@ -74,8 +67,8 @@ class SqliteRollupStore:
             conn.executemany(_UPSERT, [tuple(key) + totals_values(totals) for key, totals in rows.items()])
             conn.executemany(_BUMP, [("cdrs_applied", len(cdrs)), ("events_applied", 1)])
 
-        with self._lock:
-            return consumer.apply_once(self._conn, event_id, effect)
+        with self.lock:
+            return consumer.apply_once(self.conn, event_id, effect)
 
     def hourly_rows(
         self, start_us: int, end_us: int, *, switch_id: str | None = None, accountcodes: list[str] | None = None
@@ -92,23 +85,11 @@ class SqliteRollupStore:
             params.extend(accountcodes)
         sums = ", ".join(f"sum({name}) AS {name}" for name in SUM_FIELDS)
         sql = f"SELECT hour_start_us, {sums} FROM hourly_rollups WHERE {' AND '.join(where)} GROUP BY hour_start_us"
-        with self._lock:
-            result = self._conn.execute(sql + " ORDER BY hour_start_us", params).fetchall()
+        with self.lock:
+            result = self.conn.execute(sql + " ORDER BY hour_start_us", params).fetchall()
         return [(int(row["hour_start_us"]), totals_from(dict(row))) for row in result]
 
     def status(self) -> tuple[int, int]:
-        with self._lock:
-            counters = {row["name"]: int(row["value"]) for row in self._conn.execute("SELECT * FROM rollup_counters")}
+        with self.lock:
+            counters = {row["name"]: int(row["value"]) for row in self.conn.execute("SELECT * FROM rollup_counters")}
         return counters.get("cdrs_applied", 0), counters.get("events_applied", 0)
-
-    def beat(self, *, ready: bool = True) -> None:
-        with self._lock:
-            heartbeat.beat(self._conn, ready=ready)
-
-    def worker_alive(self) -> bool:
-        with self._lock:
-            return heartbeat.is_alive(self._conn)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()

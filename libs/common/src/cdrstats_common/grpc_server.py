@@ -6,11 +6,13 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
+
+from cdrstats_common.admin import start_admin
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +86,34 @@ async def watch_worker(app: GrpcApp, is_alive: Callable[[], bool], *, interval_s
             await app.set_status("worker", alive)
             last = alive
         await asyncio.sleep(interval_s)
+
+
+class ApiStore(Protocol):
+    def worker_alive(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+async def serve_api(
+    listen: str,
+    *,
+    admin_port: int,
+    store: ApiStore,
+    services: list[tuple[str, Callable[[grpc.aio.Server], None]]],
+    before_close: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
+    """An api process's life: gRPC services with health (``worker`` from the heartbeat) and the admin
+    port until SIGTERM; then ``before_close`` (e.g. stop other listeners), the admin port, the store."""
+    app = GrpcApp(listen)
+    for full_name, register in services:
+        app.add_service(full_name, register)
+    app.add_background(lambda: watch_worker(app, store.worker_alive))
+    admin = start_admin(admin_port, lambda: True)  # liveness; readiness is the gRPC health service
+    try:
+        await app.run()
+    finally:
+        if before_close is not None:
+            await before_close()
+        if admin is not None:
+            admin.stop()
+        store.close()

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import eventlet
 import kombu
 from nameko.events import EventHandler
 from nameko.runners import ServiceRunner
+
+from cdrstats_common.admin import start_admin
+from cdrstats_common.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +87,11 @@ def run_services(services: list[type], config: dict[str, Any]) -> None:
     with eventlet.Timeout(20, False):
         runner.stop()
     runner_thread.kill()
+
+
+def run_worker(service: str, worker: type, settings: Any, worker_alive: Callable[[], bool]) -> None:
+    """A worker process's life: JSON logs, the admin port (healthy while the heartbeat is fresh), the
+    nameko service until SIGTERM. ``settings`` needs ``log_level``, ``admin_port`` and ``amqp_url``."""
+    setup_logging(service, "worker", settings.log_level)
+    start_admin(settings.admin_port, worker_alive)
+    run_services([worker], nameko_config(settings.amqp_url, settings))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import grpc
 
 from cdrstats.alerting.v1 import alerting_pb2, alerting_pb2_grpc
 from cdrstats_alerting.settings import AlertingSettings
 from cdrstats_alerting.store import open_store
-from cdrstats_common.admin import start_admin
-from cdrstats_common.grpc_server import GrpcApp, watch_worker
+from cdrstats_common.grpc_server import serve_api
 from cdrstats_common.logs import setup_logging
 from cdrstats_common.settings import load_or_exit
 
@@ -23,20 +23,13 @@ class AlertingServicer(alerting_pb2_grpc.AlertingServiceServicer):
 
 
 async def serve(settings: AlertingSettings) -> None:
-    store = open_store(settings.store_url)
-    app = GrpcApp(settings.grpc_listen)
-    app.add_service(
-        "cdrstats.alerting.v1.AlertingService",
-        lambda server: alerting_pb2_grpc.add_AlertingServiceServicer_to_server(AlertingServicer(), server),
+    register = functools.partial(alerting_pb2_grpc.add_AlertingServiceServicer_to_server, AlertingServicer())
+    await serve_api(
+        settings.grpc_listen,
+        admin_port=settings.admin_port,
+        store=open_store(settings.store_url),
+        services=[("cdrstats.alerting.v1.AlertingService", register)],
     )
-    app.add_background(lambda: watch_worker(app, store.worker_alive))
-    admin = start_admin(settings.admin_port, lambda: True)  # liveness; readiness is the gRPC health service
-    try:
-        await app.run()
-    finally:
-        if admin is not None:
-            admin.stop()
-        store.close()
 
 
 def main() -> None:

@@ -13,9 +13,7 @@ from nameko.timer import timer  # noqa: E402
 
 from cdrstats_alerting.settings import AlertingSettings  # noqa: E402
 from cdrstats_alerting.store import AlertingStore, open_store  # noqa: E402
-from cdrstats_common.admin import start_admin  # noqa: E402
-from cdrstats_common.logs import setup_logging  # noqa: E402
-from cdrstats_common.nameko_support import SETTINGS_KEY, nameko_config, run_services  # noqa: E402
+from cdrstats_common.nameko_support import SETTINGS_KEY, run_worker  # noqa: E402
 from cdrstats_common.settings import load_or_exit  # noqa: E402
 
 
@@ -41,9 +39,7 @@ class AlertingWorker:
 
 def main() -> None:
     settings = load_or_exit(AlertingSettings.from_env)
-    setup_logging("alerting", "worker", settings.log_level)
-    start_admin(settings.admin_port, open_store(settings.store_url).worker_alive)
-    run_services([AlertingWorker], nameko_config(settings.amqp_url, settings))
+    run_worker("alerting", AlertingWorker, settings, open_store(settings.store_url).worker_alive)
 
 
 if __name__ == "__main__":

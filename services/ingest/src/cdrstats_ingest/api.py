@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -12,8 +13,7 @@ from aiohttp import web
 from cdrstats.cdr.v1 import cdr_pb2
 from cdrstats.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from cdrstats_common import cdr as cdr_model
-from cdrstats_common.admin import start_admin
-from cdrstats_common.grpc_server import GrpcApp, watch_worker
+from cdrstats_common.grpc_server import serve_api
 from cdrstats_common.logs import setup_logging
 from cdrstats_common.settings import load_or_exit
 from cdrstats_ingest import convert
@@ -94,25 +94,18 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 async def serve(settings: IngestSettings) -> None:
     store = open_store(settings.store_url)
     service = IngestService(store)
-    grpc_app = GrpcApp(settings.grpc_listen)
-    grpc_app.add_service(
-        "cdrstats.ingest.v1.IngestService",
-        lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(service), server),
-    )
-    grpc_app.add_background(lambda: watch_worker(grpc_app, store.worker_alive))
-    admin = start_admin(settings.admin_port, lambda: True)  # liveness; readiness is the gRPC health service
     runner = web.AppRunner(create_receiver_app(service, max_body_bytes=settings.max_body_bytes), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
-    await site.start()
+    await web.TCPSite(runner, settings.http_host, settings.http_port).start()
     log.info("http receiver listening", extra={"fields": {"host": settings.http_host, "port": settings.http_port}})
-    try:
-        await grpc_app.run()
-    finally:
-        await runner.cleanup()
-        if admin is not None:
-            admin.stop()
-        store.close()
+    register = functools.partial(ingest_pb2_grpc.add_IngestServiceServicer_to_server, IngestServicer(service))
+    await serve_api(
+        settings.grpc_listen,
+        admin_port=settings.admin_port,
+        store=store,
+        services=[("cdrstats.ingest.v1.IngestService", register)],
+        before_close=runner.cleanup,  # switches stop being answered before the store closes
+    )
 
 
 def main() -> None:

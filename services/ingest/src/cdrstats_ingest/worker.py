@@ -13,10 +13,8 @@ from typing import Any  # noqa: E402
 from nameko.extensions import DependencyProvider  # noqa: E402
 from nameko.timer import timer  # noqa: E402
 
-from cdrstats_common.admin import start_admin  # noqa: E402
 from cdrstats_common.events import EventPublisher  # noqa: E402
-from cdrstats_common.logs import setup_logging  # noqa: E402
-from cdrstats_common.nameko_support import SETTINGS_KEY, nameko_config, run_services  # noqa: E402
+from cdrstats_common.nameko_support import SETTINGS_KEY, run_worker  # noqa: E402
 from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_ingest.settings import IngestSettings  # noqa: E402
 from cdrstats_ingest.store import CdrStore, open_store  # noqa: E402
@@ -83,9 +81,7 @@ class IngestWorker:
 
 def main() -> None:
     settings = load_or_exit(IngestSettings.from_env)
-    setup_logging("ingest", "worker", settings.log_level)
-    start_admin(settings.admin_port, open_store(settings.store_url).worker_alive)
-    run_services([IngestWorker], nameko_config(settings.amqp_url, settings))
+    run_worker("ingest", IngestWorker, settings, open_store(settings.store_url).worker_alive)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import grpc
 
 from cdrstats.notify.v1 import notify_pb2, notify_pb2_grpc
-from cdrstats_common.admin import start_admin
-from cdrstats_common.grpc_server import GrpcApp, watch_worker
+from cdrstats_common.grpc_server import serve_api
 from cdrstats_common.logs import setup_logging
 from cdrstats_common.settings import load_or_exit
 from cdrstats_notify.settings import NotifySettings
@@ -23,20 +23,13 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
 
 
 async def serve(settings: NotifySettings) -> None:
-    store = open_store(settings.store_url)
-    app = GrpcApp(settings.grpc_listen)
-    app.add_service(
-        "cdrstats.notify.v1.NotifyService",
-        lambda server: notify_pb2_grpc.add_NotifyServiceServicer_to_server(NotifyServicer(), server),
+    register = functools.partial(notify_pb2_grpc.add_NotifyServiceServicer_to_server, NotifyServicer())
+    await serve_api(
+        settings.grpc_listen,
+        admin_port=settings.admin_port,
+        store=open_store(settings.store_url),
+        services=[("cdrstats.notify.v1.NotifyService", register)],
     )
-    app.add_background(lambda: watch_worker(app, store.worker_alive))
-    admin = start_admin(settings.admin_port, lambda: True)  # liveness; readiness is the gRPC health service
-    try:
-        await app.run()
-    finally:
-        if admin is not None:
-            admin.stop()
-        store.close()
 
 
 def main() -> None:

@@ -10,8 +10,7 @@ from typing import TypeVar
 import grpc
 
 from cdrstats.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from cdrstats_common.admin import start_admin
-from cdrstats_common.grpc_server import GrpcApp, watch_worker
+from cdrstats_common.grpc_server import serve_api
 from cdrstats_common.logs import setup_logging
 from cdrstats_common.settings import load_or_exit
 from cdrstats_reporting import convert
@@ -66,20 +65,11 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
 
 async def serve(settings: ReportingSettings) -> None:
     store = await asyncio.to_thread(open_store, settings.store_url)
-    try:
-        app = GrpcApp(settings.grpc_listen)
-        servicer = ReportingServicer(ReportingService(store))
-        register = functools.partial(reporting_pb2_grpc.add_ReportingServiceServicer_to_server, servicer)
-        app.add_service(SERVICE_NAME, register)
-        app.add_background(lambda: watch_worker(app, store.worker_alive))
-        admin = start_admin(settings.admin_port, lambda: True)  # liveness; readiness is the gRPC health service
-        try:
-            await app.run()
-        finally:
-            if admin is not None:
-                admin.stop()
-    finally:
-        store.close()
+    servicer = ReportingServicer(ReportingService(store))
+    register = functools.partial(reporting_pb2_grpc.add_ReportingServiceServicer_to_server, servicer)
+    await serve_api(
+        settings.grpc_listen, admin_port=settings.admin_port, store=store, services=[(SERVICE_NAME, register)]
+    )
 
 
 def main() -> None:

@@ -14,13 +14,10 @@ from nameko.extensions import DependencyProvider  # noqa: E402
 from nameko.timer import timer  # noqa: E402
 
 from cdrstats_common import prom  # noqa: E402
-from cdrstats_common.admin import start_admin  # noqa: E402
-from cdrstats_common.logs import setup_logging  # noqa: E402
 from cdrstats_common.nameko_support import (  # noqa: E402
     SETTINGS_KEY,
     durable_event_handler,
-    nameko_config,
-    run_services,
+    run_worker,
 )
 from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_reporting.service import ReportingService  # noqa: E402
@@ -65,9 +62,7 @@ class ReportingWorker:
 
 def main() -> None:
     settings = load_or_exit(ReportingSettings.from_env)
-    setup_logging("reporting", "worker", settings.log_level)
-    start_admin(settings.admin_port, open_store(settings.store_url).worker_alive)
-    run_services([ReportingWorker], nameko_config(settings.amqp_url, settings))
+    run_worker("reporting", ReportingWorker, settings, open_store(settings.store_url).worker_alive)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                     response.rejects.add(index=result.index, status=result.status, reason=result.reason)
         return response
 
+    # -- files, mapping profiles, rejects (owner: files/imports work) ----------
+
+    # -- search, export, replay (owner: query/storage work) ---------------------
+
     async def GetCdr(self, request: ingest_pb2.GetCdrRequest, context: grpc.aio.ServicerContext) -> cdr_pb2.Cdr:
         try:
             cdr = await asyncio.to_thread(
@@ -66,6 +70,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         except NotFound as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         return cdr_model.to_proto(cdr)
+
+    # -- switch registry (owner: query/storage work) ---------------------------
 
     async def UpsertSwitch(
         self, request: ingest_pb2.UpsertSwitchRequest, context: grpc.aio.ServicerContext

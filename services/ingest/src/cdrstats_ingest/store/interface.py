@@ -31,6 +31,17 @@ class SubmitOutcome:
         return self.statuses.count("duplicate")
 
 
+@dataclasses.dataclass(frozen=True)
+class RejectRecord:
+    """A record that could not be accepted, kept with its raw input so an admin can see and re-import it."""
+
+    switch_id: str
+    source: str
+    reason: str
+    raw: str
+    location: str  # "line 17 of calls.csv", "record 3 of a SubmitCdrs stream", "POST /v1/freeswitch/json"
+
+
 class CdrStore(Protocol):
     def add_cdrs(self, cdrs: list[dict[str, Any]]) -> SubmitOutcome:
         """Store new CDRs and queue their ``cdrs_ingested`` events in one transaction.
@@ -57,6 +68,15 @@ class CdrStore(Protocol):
     def relay_outbox(self, publisher: Any) -> int:
         """Publish pending events (confirmed by the broker) and mark them sent."""
         ...
+
+    # -- rejects and mapping profiles (store/sqlite_imports.py, store/mongo_imports.py) --------------
+    # add_rejects(rejects: list[RejectRecord]) -> list[str]: keep rejected records, ids in input order
+
+    # -- pull connector watermarks (store/sqlite_connectors.py, store/mongo_connectors.py) ---------
+
+    # -- search, export, replay (store/sqlite_search.py, store/mongo_search.py) -----------------
+
+    # -- call state (published through the outbox as ``call_state``) ------------------------------
 
     def beat(self) -> None: ...
 

@@ -66,9 +66,7 @@ _INSERT = (
 
 
 def _switch_from_row(row: sqlite3.Row) -> StoredSwitch:
-    values = json.loads(row["config"])
-    values["remove_prefixes"] = tuple(values.get("remove_prefixes", ()))
-    return StoredSwitch(SwitchConfig(**values), row["password_hash"])
+    return StoredSwitch(SwitchConfig.from_dict(json.loads(row["config"])), row["password_hash"])
 
 
 class SqliteCdrStore(SqliteStore):
@@ -113,7 +111,7 @@ class SqliteCdrStore(SqliteStore):
         return new_cdr(id=row["id"], extra=json.loads(row["extra"]), **values)
 
     def upsert_switch(self, config: SwitchConfig, password_hash: str | None) -> SwitchConfig:
-        values = json.dumps({**config.__dict__, "remove_prefixes": list(config.remove_prefixes)})
+        values = json.dumps(config.to_dict())
         with self.lock, transaction(self.conn):
             self.conn.execute(
                 "INSERT INTO switches(id, config, username, password_hash) VALUES (?, ?, ?, ?) "

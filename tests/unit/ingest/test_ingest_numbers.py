@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from phonenumbers import PhoneNumberType
 
 from cdrstats_ingest.domain import numbers
 from cdrstats_ingest.domain.numbers import NumberInfo, classify, is_extension
@@ -86,3 +88,34 @@ def test_results_are_memoised_per_home_country_and_rules() -> None:
     # the same digits mean something else for another home country: not served from the cache
     assert classify("02079460958", FR).country != "GB"
     assert numbers._classify.cache_info().misses == 2
+
+
+def _library_answer(number: str) -> tuple[str, str, str, str]:
+    """What the plain phonenumbers calls say: the definition the fast path must match."""
+    parsed = phonenumbers.parse(number, None)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if not phonenumbers.is_valid_number(parsed):
+        return e164, "", "unknown", "+" + str(parsed.country_code)
+    region = phonenumbers.region_code_for_number(parsed) or ""
+    national = phonenumbers.national_significant_number(parsed)
+    ndc = phonenumbers.length_of_national_destination_code(parsed)
+    kind = numbers._TYPE_NAMES.get(phonenumbers.number_type(parsed), "unknown")
+    prefix = "+" + str(parsed.country_code) + (national[:ndc] if ndc > 0 else "")
+    return e164, "" if region == "001" else region, kind, prefix
+
+
+def test_fast_classification_equals_the_library_for_every_region_and_type() -> None:
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.TOLL_FREE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            for variant in (e164, e164[:-1] + str((int(e164[-1]) + 3) % 10), e164[:-2]):
+                if not phonenumbers.is_possible_number(phonenumbers.parse(variant, None)):
+                    continue
+                info = numbers.classify(variant, US)
+                assert (info.e164, info.country, info.number_type, info.prefix) == _library_answer(variant), variant
+                checked += 1
+    assert checked > 500

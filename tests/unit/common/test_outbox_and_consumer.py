@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import sqlite3
 from typing import Any
@@ -19,10 +20,10 @@ class FlakyPublisher:
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.fail_after = fail_after
 
-    def publish(self, envelope: dict[str, Any], routing_key: str, headers: dict[str, Any] | None = None) -> None:
+    def publish(self, envelope: dict[str, Any] | str, routing_key: str, headers: dict[str, Any] | None = None) -> None:
         if self.fail_after is not None and len(self.sent) >= self.fail_after:
             raise ConnectionError("broker gone")
-        self.sent.append((routing_key, envelope))
+        self.sent.append((routing_key, json.loads(envelope) if isinstance(envelope, str) else envelope))
 
 
 @pytest.fixture

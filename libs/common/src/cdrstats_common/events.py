@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import kombu
+import orjson
 
 SCHEMA_PREFIX = "cdrstats"
 
@@ -57,15 +58,18 @@ class EventPublisher:
             self._connection, self._producer = connection, producer
         return self._producer
 
-    def publish(self, envelope: dict[str, Any], routing_key: str, headers: dict[str, Any] | None = None) -> None:
+    def publish(self, envelope: dict[str, Any] | str, routing_key: str, headers: dict[str, Any] | None = None) -> None:
+        """``envelope`` is the event, or its JSON text as the outbox keeps it (then it is sent as is)."""
+        body = envelope if isinstance(envelope, str) else orjson.dumps(envelope).decode()
         try:
             self._ensure().publish(
-                envelope,
+                body,
                 routing_key=routing_key,
                 delivery_mode=2,
                 mandatory=False,
                 headers=headers or {},
-                serializer="json",  # kombu sets content_type application/json, as nameko does
+                content_type="application/json",  # as nameko's json serializer labels it
+                content_encoding="utf-8",
                 retry=False,
             )
         except Exception:

@@ -11,7 +11,7 @@ from cdrstats_common import consumer, outbox
 from cdrstats_common.cdr import FIELDS, new_cdr
 from cdrstats_common.settings import sqlite_path
 from cdrstats_common.sqlite import SqliteStore, connect, transaction
-from cdrstats_ingest.domain.ids import new_id
+from cdrstats_ingest.domain.ids import new_ids
 from cdrstats_ingest.domain.switch import SwitchConfig
 from cdrstats_ingest.store.interface import StoredSwitch, SubmitOutcome
 
@@ -58,11 +58,12 @@ SCHEMA = [
     *consumer.SCHEMA,
 ]
 
+# No conflict clause: duplicates are found first, under the write lock, so a conflict here is a bug and must fail loudly
 _INSERT = (
     f"INSERT INTO cdrs(id, {', '.join(_CDR_COLUMNS)}, extra, ingested_at) "
-    f"VALUES (?, {', '.join('?' for _ in _CDR_COLUMNS)}, ?, ?) "
-    "ON CONFLICT(switch_id, uuid) DO NOTHING"
+    f"VALUES (?, {', '.join('?' for _ in _CDR_COLUMNS)}, ?, ?)"
 )
+_LOOKUP_CHUNK = 500
 
 
 def _switch_from_row(row: sqlite3.Row) -> StoredSwitch:
@@ -81,25 +82,47 @@ class SqliteCdrStore(SqliteStore):
         statuses: list[str] = []
         ids: list[str] = []
         accepted: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         events = 0
         with self.lock, transaction(self.conn):
+            # BEGIN IMMEDIATE holds the write lock: nobody can add an identity between this look-up and the insert
+            known = self._stored_ids(cdrs)
+            fresh_ids = iter(new_ids(len(cdrs)))
             for cdr in cdrs:
-                cdr_id = new_id()
-                row = (cdr_id, *(cdr[f] for f in _CDR_COLUMNS), json.dumps(cdr["extra"]), now)
-                if self.conn.execute(_INSERT, row).rowcount:
-                    statuses.append("accepted")
-                    ids.append(cdr_id)
-                    accepted.append({**cdr, "id": cdr_id})
-                else:
+                key = (cdr["switch_id"], cdr["uuid"])
+                existing = known.get(key)
+                if existing is not None:
                     statuses.append("duplicate")
-                    existing = self.conn.execute(
-                        "SELECT id FROM cdrs WHERE switch_id = ? AND uuid = ?", (cdr["switch_id"], cdr["uuid"])
-                    ).fetchone()
-                    ids.append(existing["id"] if existing else "")
+                    ids.append(existing)
+                    continue
+                cdr_id = next(fresh_ids)
+                known[key] = cdr_id  # the same identity twice in one batch: the second is a duplicate
+                statuses.append("accepted")
+                ids.append(cdr_id)
+                accepted.append({**cdr, "id": cdr_id})
+                rows.append((cdr_id, *[cdr[f] for f in _CDR_COLUMNS], json.dumps(cdr["extra"]), now))
+            self.conn.executemany(_INSERT, rows)
             for start in range(0, len(accepted), EVENT_BATCH):
                 outbox.add_event(self.conn, SERVICE, "cdrs_ingested", {"cdrs": accepted[start : start + EVENT_BATCH]})
                 events += 1
         return SubmitOutcome(statuses, ids, events)
+
+    def _stored_ids(self, cdrs: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+        """Ids of the identities of ``cdrs`` already stored, by (switch_id, uuid), with the unique index."""
+        by_switch: dict[str, set[str]] = {}
+        for cdr in cdrs:
+            by_switch.setdefault(cdr["switch_id"], set()).add(cdr["uuid"])
+        found: dict[tuple[str, str], str] = {}
+        for switch_id, uuids in by_switch.items():
+            ordered = sorted(uuids)
+            for start in range(0, len(ordered), _LOOKUP_CHUNK):
+                chunk = ordered[start : start + _LOOKUP_CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                for row in self.conn.execute(
+                    f"SELECT uuid, id FROM cdrs WHERE switch_id = ? AND uuid IN ({marks})", (switch_id, *chunk)
+                ):
+                    found[(switch_id, row[0])] = row[1]
+        return found
 
     def get_cdr(self, cdr_id: str) -> dict[str, Any] | None:
         with self.lock:

@@ -5,7 +5,8 @@
 #   docker build -t cdr-stats:local .
 #   docker run --rm cdr-stats:local ingest-api
 #
-# The venv is built exactly as `make run` builds it (`make venv protos`), at /opt/venv,
+# The venv is built exactly as `make run` builds it (`make venv protos`), at /opt/venv, without
+# the test and lint tools (REQUIREMENTS=requirements/runtime.txt instead of requirements/dev.txt),
 # and copied with the source tree to the same paths in the runtime stage (the
 # editable installs and the generated-code .pth file point at /app/...).
 
@@ -39,7 +40,7 @@ COPY libs/ libs/
 COPY services/ services/
 COPY scripts/ scripts/
 COPY Makefile ./
-RUN make venv protos VENV=/opt/venv \
+RUN make venv protos VENV=/opt/venv REQUIREMENTS=requirements/runtime.txt \
     && find /app/libs /app/services -name __pycache__ -prune -exec rm -rf {} +
 COPY --from=npm /src/services/gateway/src/cdrstats_gateway/static/vendor/ \
      services/gateway/src/cdrstats_gateway/static/vendor/

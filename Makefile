@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 CONSTRAINTS := requirements/constraints.txt
+# dev.txt adds the test and lint tools; the container image builds with REQUIREMENTS=requirements/runtime.txt
+REQUIREMENTS ?= requirements/dev.txt
 PACKAGES := libs/common libs/cli services/ingest services/reporting services/alerting services/notify services/gateway
 export CDRSTATS_DATA_DIR ?= var
 PYTEST_ARGS ?=
@@ -15,11 +17,11 @@ setup: venv protos assets
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: $(CONSTRAINTS) requirements/dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+$(VENV)/.installed: $(CONSTRAINTS) $(REQUIREMENTS) $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -c $(CONSTRAINTS) setuptools
-	$(PIP) install --no-build-isolation -c $(CONSTRAINTS) -r requirements/dev.txt $(foreach p,$(PACKAGES),-e $(p))
+	$(PIP) install --no-build-isolation -c $(CONSTRAINTS) -r $(REQUIREMENTS) $(foreach p,$(PACKAGES),-e $(p))
 	touch $@
 
 protos: venv

@@ -12,6 +12,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
+from cdrstats_common import telemetry
 from cdrstats_common.admin import start_admin
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,9 @@ class GrpcApp:
     def __init__(self, listen: str, *, grace_s: float = 5.0) -> None:
         self.listen = listen
         self.grace_s = grace_s
-        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        self.server = grpc.aio.server(
+            options=[("grpc.so_reuseport", 0)], interceptors=telemetry.grpc_server_interceptors()
+        )
         self.health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.service_names: list[str] = []

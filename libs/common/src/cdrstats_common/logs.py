@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 
+from cdrstats_common import telemetry
+
 
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str, process: str) -> None:
@@ -23,10 +25,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("trace_id", "span_id"):
-            value = getattr(record, key, None)
-            if value:
-                entry[key] = value
+        trace_id, span_id = telemetry.current_ids()
+        if trace_id:
+            entry["trace_id"], entry["span_id"] = trace_id, span_id
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             entry.update(fields)
@@ -36,6 +37,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(service: str, process: str, level: str = "INFO") -> None:
+    """A process's observability set-up: JSON logs on stderr, and tracing when ``OTEL_*`` asks for it."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service, process))
     root = logging.getLogger()
@@ -43,3 +45,5 @@ def setup_logging(service: str, process: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("amqp", "kombu", "nameko", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    if not telemetry.enabled():
+        telemetry.setup_tracing(service, process)

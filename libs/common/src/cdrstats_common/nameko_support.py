@@ -13,8 +13,12 @@ from typing import Any
 import eventlet
 import kombu
 from nameko.events import EventHandler
+from nameko.extensions import DependencyProvider
 from nameko.runners import ServiceRunner
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
+from cdrstats_common import telemetry
 from cdrstats_common.admin import start_admin
 from cdrstats_common.logs import setup_logging
 
@@ -58,6 +62,38 @@ class DurableEventHandler(EventHandler):
 durable_event_handler = DurableEventHandler.decorator
 
 
+class Tracing(DependencyProvider):
+    """One span per nameko worker, child of the trace context the message carried.
+
+    nameko has no OpenTelemetry instrumentation: the context arrives in ``worker_ctx.data``
+    (the message's ``nameko.``-prefixed headers) and is made current for the worker.
+    """
+
+    def __init__(self) -> None:
+        self._active: dict[Any, tuple[Any, object]] = {}
+
+    def worker_setup(self, worker_ctx: Any) -> None:
+        if not telemetry.enabled():
+            return
+        parent = telemetry.extract_context(worker_ctx.data)
+        name = f"{worker_ctx.service_name}.{worker_ctx.entrypoint.method_name}"
+        span = telemetry.tracer("cdrstats.nameko").start_span(name, context=parent, kind=SpanKind.CONSUMER)
+        self._active[worker_ctx] = (span, telemetry.attach(trace.set_span_in_context(span, parent)))
+
+    def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
+        active = self._active.get(worker_ctx)
+        if active is not None and exc_info is not None:
+            active[0].record_exception(exc_info[1])
+            active[0].set_status(trace.Status(trace.StatusCode.ERROR, repr(exc_info[1])))
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        active = self._active.pop(worker_ctx, None)
+        if active is not None:
+            span, token = active
+            span.end()
+            telemetry.detach(token)
+
+
 SETTINGS_KEY = "CDRSTATS_SETTINGS"
 
 
@@ -93,5 +129,10 @@ def run_worker(service: str, worker: type, settings: Any, worker_alive: Callable
     """A worker process's life: JSON logs, the admin port (healthy while the heartbeat is fresh), the
     nameko service until SIGTERM. ``settings`` needs ``log_level``, ``admin_port`` and ``amqp_url``."""
     setup_logging(service, "worker", settings.log_level)
+    if telemetry.enabled() and not hasattr(worker, "tracing"):
+        worker.tracing = Tracing()  # type: ignore[attr-defined]  # nameko collects providers from the class
     start_admin(settings.admin_port, worker_alive)
-    run_services([worker], nameko_config(settings.amqp_url, settings))
+    try:
+        run_services([worker], nameko_config(settings.amqp_url, settings))
+    finally:
+        telemetry.shutdown()

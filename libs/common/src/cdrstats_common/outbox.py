@@ -15,8 +15,9 @@ import time
 from typing import Any, Protocol
 
 import orjson
+from opentelemetry.trace import SpanKind
 
-from cdrstats_common import prom
+from cdrstats_common import prom, telemetry
 from cdrstats_common.events import make_envelope
 
 log = logging.getLogger(__name__)
@@ -49,15 +50,19 @@ def add_event(
     *,
     headers: dict[str, Any] | None = None,
 ) -> str:
-    """Queue an event in the current transaction; returns its id."""
+    """Queue an event in the current transaction; returns its id.
+
+    The current trace context (the request that caused the event) is kept in the row's headers.
+    """
     envelope = make_envelope(event_type, source, data)
+    carried = telemetry.inject_headers(dict(headers or {}))
     conn.execute(
         "INSERT INTO outbox(event_id, event_type, body, headers, created_at) VALUES (?, ?, ?, ?, ?)",
         (
             envelope["id"],
             event_type,
             orjson.dumps(envelope).decode(),  # a 1,000-CDR body is ~1 MB: the stdlib encoder was ~15 ms of it
-            json.dumps(headers or {}),
+            json.dumps(carried),
             time.time(),
         ),
     )
@@ -92,8 +97,7 @@ class OutboxRelay:
         sent: list[int] = []
         try:
             for row in rows:
-                # the body is published as stored: decoding and re-encoding it was the relay's main cost
-                self.publisher.publish(row["body"], row["event_type"], json.loads(row["headers"]))
+                self._publish(row)
                 sent.append(row["seq"])
                 prom.EVENTS_PUBLISHED.labels(row["event_type"]).inc()
         finally:
@@ -101,6 +105,14 @@ class OutboxRelay:
                 now = time.time()
                 self.conn.executemany("UPDATE outbox SET sent_at = ? WHERE seq = ?", [(now, seq) for seq in sent])
         return len(sent)
+
+    def _publish(self, row: sqlite3.Row) -> None:
+        headers = json.loads(row["headers"])
+        event_type = row["event_type"]
+        with telemetry.span_from_headers(f"{event_type} publish", headers, SpanKind.PRODUCER, event_type=event_type):
+            telemetry.inject_headers(headers)  # at dispatch: consumers are children of this publish span
+            # the body is published as stored: decoding and re-encoding it was the relay's main cost
+            self.publisher.publish(row["body"], event_type, headers)
 
     def relay_all(self, max_batches: int = 1000) -> int:
         total = 0

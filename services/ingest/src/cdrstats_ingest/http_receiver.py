@@ -15,6 +15,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from cdrstats_common import telemetry
 from cdrstats_ingest.domain.errors import BadCredentials, InvalidCdr, UnknownSwitch
 from cdrstats_ingest.domain.switch import SwitchConfig
 from cdrstats_ingest.service import IngestService
@@ -88,7 +89,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def create_receiver_app(service: IngestService, *, max_body_bytes: int) -> web.Application:
-    app = web.Application(client_max_size=max_body_bytes, middlewares=[json_errors])
+    app = web.Application(client_max_size=max_body_bytes, middlewares=[*telemetry.aiohttp_middlewares(), json_errors])
     app[SERVICE_KEY] = service
     app[MAX_BODY_KEY] = max_body_bytes
     app.router.add_post("/v1/freeswitch/json", freeswitch_json, name="freeswitch_json")

@@ -12,6 +12,7 @@ import pytest
 
 from cdrstats_cli import demo
 from cdrstats_ingest.domain.switch import SwitchConfig
+from cdrstats_ingest.push import PushReceiver
 from cdrstats_ingest.service import IngestService
 from cdrstats_ingest.store import open_store
 
@@ -37,7 +38,9 @@ def test_cdrs_ingested_bodies_match_their_schema(tmp_path: pathlib.Path) -> None
     results = service.submit(switch, cdrs)
     assert all(r.status == "accepted" for r in results)
     posted = demo.freeswitch_json_document(cdrs[0] | {"uuid": "posted-leg"})
-    service.receive_freeswitch_json(switch, json.dumps(posted).encode(), "application/json")
+    PushReceiver(store).receive_freeswitch(
+        switch, json.dumps(posted).encode(), fmt="json", content_type="application/json"
+    )
     bodies = [json.loads(row["body"]) for row in store.conn.execute("SELECT body FROM outbox ORDER BY seq")]  # type: ignore[attr-defined]
     assert [len(b["data"]["cdrs"]) for b in bodies] == [1000, 500, 1]
     check = validator("cdrstats.cdrs_ingested.v1")
@@ -64,3 +67,43 @@ def test_the_schema_refuses_wrong_bodies(tmp_path: pathlib.Path, path: tuple[Any
     target[path[-1]] = value
     with pytest.raises(jsonschema.ValidationError):
         validator("cdrstats.cdrs_ingested.v1").validate(body)
+
+
+def _call_state_bodies(tmp_path: pathlib.Path) -> list[dict[str, Any]]:
+    """call_state bodies as ingest writes them for a POST of the three states (one without optional fields)."""
+    store = open_store(f"sqlite:///{tmp_path}/ingest.db")
+    switch = SwitchConfig(id="demo", home_country="GB")
+    events = [
+        {"event": "started", "uuid": "leg-1", "time": "2024-05-01T10:00:00Z", "caller_id_number": "1001",
+         "destination_number": "02079460958", "accountcode": "acme", "direction": "outbound"},
+        {"event": "answered", "uuid": "leg-1", "time": 1714557604502117},
+        {"event": "ended", "uuid": "leg-2", "caller_id_number": "1001", "destination_number": "1002"},
+    ]  # fmt: skip
+    outcome = PushReceiver(store).receive_call_states(switch, json.dumps(events).encode())
+    assert (outcome.accepted, outcome.rejected) == (3, [])
+    rows = store.conn.execute("SELECT body FROM outbox WHERE event_type = 'call_state' ORDER BY seq")  # type: ignore[attr-defined]
+    return [json.loads(row["body"]) for row in rows]
+
+
+def test_call_state_bodies_match_their_schema(tmp_path: pathlib.Path) -> None:
+    bodies = _call_state_bodies(tmp_path)
+    assert [(b["data"]["event"], b["data"]["direction"]) for b in bodies] == [
+        ("started", "outbound"),
+        ("answered", ""),
+        ("ended", "internal"),
+    ]
+    assert bodies[0]["data"]["destination_e164"] == "+442079460958"
+    check = validator("cdrstats.call_state.v1")
+    for body in bodies:
+        check.validate(body)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("event", "ringing"), ("time_us", "2024-05-01"), ("direction", "unknown"), ("country", "gb"), ("extra", {})],
+)
+def test_the_call_state_schema_refuses_wrong_bodies(tmp_path: pathlib.Path, field: str, value: Any) -> None:
+    body = _call_state_bodies(tmp_path)[0]
+    body["data"][field] = value
+    with pytest.raises(jsonschema.ValidationError):
+        validator("cdrstats.call_state.v1").validate(body)

@@ -396,3 +396,62 @@ def test_normalise_does_not_modify_the_document() -> None:
     before = copy.deepcopy(doc)
     normalise(doc, SWITCH)
     assert doc == before
+
+
+# ---- encode-values off, B-legs, ?uuid= ------------------------------------------------------
+
+
+def test_unencoded_values_keep_a_literal_percent_escape() -> None:
+    """encode-values=false: "%20" in a value is what the caller typed, not an escape."""
+    doc = sample_doc(encode_values=False, caller_id_name="Promo%20Club 100%", sip_h_X_Code="A%2BB")
+    cdr = normalise(doc, SWITCH)
+    assert cdr["caller_id_name"] == "Promo%20Club 100%"
+    assert cdr["extra"]["sip_h_X_Code"] == "A%2BB"
+    assert cdr["extra"]["start_stamp"] == "2024-05-01 10:00:00"
+
+
+def test_encoded_values_with_a_literal_percent_decode_once() -> None:
+    doc = sample_doc(caller_id_name="Promo%20Club 100%")  # the switch encodes '%' as %25
+    assert doc["variables"]["caller_id_name"] == "Promo%2520Club%20100%25"
+    assert normalise(doc, SWITCH)["caller_id_name"] == "Promo%20Club 100%"
+
+
+@pytest.mark.parametrize(
+    "link_variable",
+    ["originating_leg_uuid", "bridge_uuid", "last_bridge_to", "signal_bond", "other_loopback_leg_uuid"],
+)
+def test_b_leg_links_to_the_a_leg(link_variable: str) -> None:
+    doc = sample_doc(drop=("direction",), uuid=B_UUID, **{link_variable: A_UUID})
+    doc["channel_data"]["direction"] = "outbound"
+    del doc["callflow"][0]["caller_profile"]["originatee"]
+    cdr = normalise(doc, SWITCH)
+    assert (cdr["uuid"], cdr["linked_id"], cdr["direction"]) == (B_UUID, A_UUID, "outbound")
+    assert link_variable not in cdr["extra"]
+
+
+def test_b_leg_links_through_the_callflow_originator() -> None:
+    doc = sample_doc(uuid=B_UUID, direction="outbound")
+    profile = doc["callflow"][0]["caller_profile"]
+    originatee = profile.pop("originatee")["originatee_caller_profiles"][0]
+    profile["uuid"] = B_UUID
+    profile["originator"] = {"originator_caller_profiles": [{**originatee, "uuid": A_UUID}]}
+    assert normalise(doc, SWITCH)["linked_id"] == A_UUID
+
+
+def test_a_link_variable_naming_the_leg_itself_is_skipped() -> None:
+    doc = sample_doc(bridge_uuid=A_UUID, signal_bond=B_UUID)
+    cdr = normalise(doc, SWITCH)
+    assert cdr["linked_id"] == B_UUID
+    assert cdr["extra"]["bridge_uuid"] == A_UUID
+
+
+def test_uuid_hint_with_the_prefix_a_leg_setting() -> None:
+    doc = sample_doc(drop=("uuid",))
+    del doc["callflow"][0]["caller_profile"]["uuid"]
+    assert normalise(doc, SWITCH, uuid_hint=f"a_{A_UUID}")["uuid"] == A_UUID
+
+
+def test_form_body_with_unencoded_values_keeps_percent_signs() -> None:
+    doc = sample_doc(encode_values=False, caller_id_name="50%25 off")
+    form = "cdr=" + urllib.parse.quote(json.dumps(doc), safe="")
+    assert normalise(decode_body(form.encode(), FORM), SWITCH)["caller_id_name"] == "50%25 off"

@@ -1,8 +1,9 @@
-"""HTTP receivers for switches that push CDRs (FreeSWITCH mod_json_cdr today).
+"""HTTP receivers for switches that push: FreeSWITCH mod_json_cdr and mod_xml_cdr, and live call state.
 
 Answers 200 for accepted and duplicate CDRs (a re-sent CDR is a no-op, so the
-switch stops retrying), 400 naming what is wrong, 401 for bad credentials, 413
-over the size limit. Every refusal is logged with the reason.
+switch stops retrying), 400 naming what is wrong (the body is kept as a reject),
+401 for bad credentials, 403 for another switch's calls, 413 over the size limit.
+Every refusal is logged with the reason.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from cdrstats_common import telemetry
 from cdrstats_ingest.domain.errors import BadCredentials, InvalidCdr, UnknownSwitch
 from cdrstats_ingest.domain.switch import SwitchConfig
+from cdrstats_ingest.push import PushReceiver
 from cdrstats_ingest.service import IngestService
 
 log = logging.getLogger(__name__)
 
 SERVICE_KEY = web.AppKey("ingest_service", IngestService)
+PUSH_KEY = web.AppKey("push_receiver", PushReceiver)
 
 
 def _error(status: int, code: str, message: str, **details: object) -> web.Response:
@@ -56,21 +58,64 @@ async def _authenticate(request: web.Request) -> SwitchConfig | web.Response:
         return _error(401, "bad_credentials", str(exc))
 
 
-async def freeswitch_json(request: web.Request) -> web.Response:
+async def _read_body(request: web.Request, switch: SwitchConfig) -> bytes | web.Response:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, "too_large", f"body over the limit of {request.app[MAX_BODY_KEY]} bytes", switch=switch.id)
+
+
+async def _freeswitch_cdr(request: web.Request, fmt: str) -> web.Response:
+    """One leg from mod_json_cdr (fmt json) or mod_xml_cdr (fmt xml), in any of their encode modes."""
     switch = await _authenticate(request)
     if isinstance(switch, web.Response):
         return switch
+    body = await _read_body(request, switch)
+    if isinstance(body, web.Response):
+        return body
     try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return _error(413, "too_large", f"body over the limit of {request.app[MAX_BODY_KEY]} bytes", switch=switch.id)
-    service = request.app[SERVICE_KEY]
-    uuid_hint = request.query.get("uuid", "")
-    try:
-        result = await asyncio.to_thread(service.receive_freeswitch_json, switch, body, request.content_type, uuid_hint)
+        result = await asyncio.to_thread(
+            request.app[PUSH_KEY].receive_freeswitch,
+            switch,
+            body,
+            fmt=fmt,
+            content_type=request.content_type,
+            uuid_hint=request.query.get("uuid", ""),
+            location=f"POST {request.path_qs}",
+        )
     except InvalidCdr as exc:
         return _error(400, "invalid_cdr", str(exc), field=exc.field, switch=switch.id)
     return web.json_response({"status": result.status, "id": result.id})
+
+
+async def freeswitch_json(request: web.Request) -> web.Response:
+    return await _freeswitch_cdr(request, "json")
+
+
+async def freeswitch_xml(request: web.Request) -> web.Response:
+    return await _freeswitch_cdr(request, "xml")
+
+
+async def switch_calls(request: web.Request) -> web.Response:
+    """Live call-state events of the switch named in the path (only that switch may post them)."""
+    switch = await _authenticate(request)
+    if isinstance(switch, web.Response):
+        return switch
+    path_id = request.match_info["switch_id"]
+    if path_id != switch.id:
+        return _error(403, "forbidden", f"authenticated as switch {switch.id!r}, not {path_id!r}", switch=switch.id)
+    body = await _read_body(request, switch)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        outcome = await asyncio.to_thread(request.app[PUSH_KEY].receive_call_states, switch, body)
+    except InvalidCdr as exc:
+        return _error(400, "invalid_call_state", str(exc), field=exc.field, switch=switch.id)
+    reply = {"accepted": outcome.accepted, "rejected": outcome.rejected}
+    if outcome.accepted == 0:  # nothing usable: the sender must fix it
+        first = outcome.rejected[0]
+        return _error(400, "invalid_call_state", first["reason"], field=first["field"], rejected=outcome.rejected)
+    return web.json_response(reply)
 
 
 MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
@@ -89,10 +134,13 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def create_receiver_app(service: IngestService, *, max_body_bytes: int) -> web.Application:
-    app = web.Application(client_max_size=max_body_bytes, middlewares=[*telemetry.aiohttp_middlewares(), json_errors])
+    app = web.Application(client_max_size=max_body_bytes, middlewares=[json_errors])
     app[SERVICE_KEY] = service
+    app[PUSH_KEY] = PushReceiver(service.store)
     app[MAX_BODY_KEY] = max_body_bytes
     app.router.add_post("/v1/freeswitch/json", freeswitch_json, name="freeswitch_json")
+    app.router.add_post("/v1/freeswitch/xml", freeswitch_xml, name="freeswitch_xml")
+    app.router.add_post("/v1/switches/{switch_id}/calls", switch_calls, name="switch_calls")
     app.router.add_get("/healthz", healthz, name="healthz")
     return app
 

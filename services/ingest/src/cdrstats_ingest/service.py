@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import json
 import logging
 from typing import Any
 
@@ -12,11 +13,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cdrstats_common import prom
-from cdrstats_ingest.domain import freeswitch_json as freeswitch_json
 from cdrstats_ingest.domain import normalise as normalise
 from cdrstats_ingest.domain.errors import BadCredentials, InvalidCdr, NotFound, UnknownSwitch
-from cdrstats_ingest.domain.switch import SwitchConfig
-from cdrstats_ingest.store import CdrStore
+from cdrstats_ingest.domain.switch import SwitchConfig, redact_dsn
+from cdrstats_ingest.domain.switch_rules import InvalidSwitch, validate_switch
+from cdrstats_ingest.store import CdrStore, StoredSwitch
+from cdrstats_ingest.store.interface import RejectRecord
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,7 @@ class RecordResult:
     status: str  # accepted, duplicate, rejected
     id: str = ""
     reason: str = ""
+    reject_id: str = ""
 
 
 class IngestService:
@@ -55,12 +58,48 @@ class IngestService:
         return stored.config
 
     def upsert_switch(self, config: SwitchConfig, password: str = "") -> SwitchConfig:
-        if not config.id:
-            raise InvalidCdr("a switch needs an id", field="switch.id")
+        """Create or update; raises InvalidSwitch naming the field. Empty passwords keep the saved ones."""
         if password and not config.username:
             config = dataclasses.replace(config, username=config.id)
+        validate_switch(config)
+        if config.username:
+            owner = self.store.find_switch_by_username(config.username)
+            if owner is not None and owner.config.id != config.id:
+                raise InvalidSwitch(
+                    f"the user {config.username!r} already belongs to switch {owner.config.id!r}",
+                    field="switch.username",
+                )
+        current = self.store.get_switch(config.id)
+        if current is not None:
+            self._verified.pop(current.config.username, None)
+            if not config.connector.password:  # write only: the admin pages never have it to send back
+                kept = dataclasses.replace(config.connector, password=current.config.connector.password)
+                config = dataclasses.replace(config, connector=kept)
+            if config.connector.dsn and config.connector.dsn == redact_dsn(current.config.connector.dsn):
+                # the masked DSN the API showed came back unchanged: keep the password it hides
+                kept = dataclasses.replace(config.connector, dsn=current.config.connector.dsn)
+                config = dataclasses.replace(config, connector=kept)
         self._verified.pop(config.username, None)
         return self.store.upsert_switch(config, self.hasher.hash(password) if password else None)
+
+    # -- switch registry (GetSwitch, ListSwitches, DeleteSwitch) ---------------
+    def get_switch(self, switch_id: str) -> StoredSwitch:
+        stored = self.store.get_switch(switch_id)
+        if stored is None:
+            raise UnknownSwitch(f"no switch with id {switch_id!r}")
+        return stored
+
+    def list_switches(self) -> list[StoredSwitch]:
+        """Every switch with its password state (a handful of switches: one look-up each is fine)."""
+        found = (self.store.get_switch(config.id) for config in self.store.list_switches())
+        return [stored for stored in found if stored is not None]
+
+    def delete_switch(self, switch_id: str) -> None:
+        """Its CDRs stay; from now on its pushes are refused and its connector is not polled."""
+        stored = self.get_switch(switch_id)
+        self._verified.pop(stored.config.username, None)
+        if not self.store.delete_switch(switch_id):
+            raise UnknownSwitch(f"no switch with id {switch_id!r}")
 
     def switch(self, switch_id: str) -> SwitchConfig:
         stored = self.store.get_switch(switch_id)
@@ -69,35 +108,35 @@ class IngestService:
         return stored.config
 
     # -- CDRs -----------------------------------------------------------------
-    def receive_freeswitch_json(
-        self, switch: SwitchConfig, body: bytes, content_type: str, uuid_hint: str = ""
-    ) -> RecordResult:
-        """One mod_json_cdr POST: one leg. Raises InvalidCdr naming what is wrong."""
-        try:
-            document = freeswitch_json.decode_body(body, content_type)
-            cdr = freeswitch_json.normalise(document, switch, uuid_hint=uuid_hint)  # enriched and validated
-        except InvalidCdr:
-            prom.CDRS.labels("freeswitch_json", "rejected").inc()
-            raise
-        outcome = self.store.add_cdrs([cdr])
-        prom.CDRS.labels("freeswitch_json", outcome.statuses[0]).inc()
-        return RecordResult(0, outcome.statuses[0], outcome.ids[0])
-
     def submit(self, switch: SwitchConfig, cdrs: list[dict[str, Any]], first_index: int = 0) -> list[RecordResult]:
         """Bulk canonical CDRs: a bad record is rejected with its reason, its neighbours still land."""
         results: list[RecordResult] = []
         good: list[tuple[int, dict[str, Any]]] = []
-        for offset, cdr in enumerate(cdrs):
+        rejected: list[tuple[RecordResult, RejectRecord]] = []
+        for offset, received in enumerate(cdrs):
             index = first_index + offset
-            cdr = {**cdr, "switch_id": switch.id, "source": cdr.get("source") or "api"}
+            cdr = {**received, "switch_id": switch.id, "source": received.get("source") or "api"}
             try:
                 cdr = normalise.enrich(cdr, switch)
                 normalise.validate(cdr)
             except InvalidCdr as exc:
-                results.append(RecordResult(index, "rejected", reason=str(exc)))
+                reason = str(exc)
+                raw = json.dumps(received, default=str, sort_keys=True)
+                location = f"record {index} of a SubmitCdrs stream"
+                rejected.append(
+                    (
+                        RecordResult(index, "rejected", reason=reason),
+                        RejectRecord(switch.id, "api", reason, raw, location),
+                    )
+                )
                 prom.CDRS.labels(cdr["source"], "rejected").inc()
                 continue
             good.append((index, cdr))
+        if rejected:  # kept with the raw record, so an admin can see and re-import them
+            reject_ids = self.store.add_rejects([record for _, record in rejected])
+            for (result, _), reject_id in zip(rejected, reject_ids, strict=True):
+                result.reject_id = reject_id
+                results.append(result)
         if good:
             outcome = self.store.add_cdrs([cdr for _, cdr in good])
             for (index, cdr), status, cdr_id in zip(good, outcome.statuses, outcome.ids, strict=True):

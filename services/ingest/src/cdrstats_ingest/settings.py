@@ -18,6 +18,8 @@ class IngestSettings:
     max_body_bytes: int
     log_level: str
     admin_port: int
+    #: where switches reach the HTTP receiver (shown with each switch's configuration snippet)
+    public_url: str = "http://127.0.0.1:8081"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
@@ -31,6 +33,9 @@ class IngestSettings:
             max_body_bytes=env.int("CDRSTATS_INGEST_MAX_BODY_BYTES", 1_048_576, minimum=1024),
             log_level=env.log_level(),
             admin_port=env.admin_port(),
+            public_url=env.str("CDRSTATS_INGEST_PUBLIC_URL", "http://127.0.0.1:8081").rstrip("/"),
         )
+        if not settings.public_url.startswith(("http://", "https://")):
+            env.problems.append(f"CDRSTATS_INGEST_PUBLIC_URL: expected an http(s):// URL, got {settings.public_url!r}")
         env.finish()
         return settings

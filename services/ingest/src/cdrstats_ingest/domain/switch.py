@@ -68,3 +68,16 @@ class SwitchConfig:
         connector["columns"] = tuple(tuple(pair) for pair in connector.get("columns", ()))
         values["connector"] = ConnectorSettings(**connector)
         return cls(**values)
+
+
+DSN_PASSWORD_MASK = "********"  # noqa: S105 - a mask, not a password
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with its password (``scheme://user:password@host``) masked: what the API shows."""
+    scheme, sep, rest = dsn.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return dsn
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:{DSN_PASSWORD_MASK}@{host}"

@@ -11,7 +11,11 @@ def open_store(url: str) -> CdrStore:
         from cdrstats_ingest.store.sqlite import SqliteCdrStore
 
         return SqliteCdrStore.open(url)
-    raise ValueError(f"unsupported ingest store URL {url!r}: the MongoDB adapter lands with the ingest issue")
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from cdrstats_ingest.store.mongo import MongoCdrStore
+
+        return MongoCdrStore.open(url)
+    raise ValueError(f"unsupported ingest store URL {url!r}: expected sqlite:///path or mongodb://host/database")
 
 
 __all__ = ["CdrStore", "StoredSwitch", "SubmitOutcome", "open_store"]

@@ -13,7 +13,11 @@ from cdrstats_common.settings import sqlite_path
 from cdrstats_common.sqlite import SqliteStore, connect, transaction
 from cdrstats_ingest.domain.ids import new_ids
 from cdrstats_ingest.domain.switch import SwitchConfig
+from cdrstats_ingest.store import sqlite_connectors, sqlite_imports, sqlite_search
 from cdrstats_ingest.store.interface import StoredSwitch, SubmitOutcome
+from cdrstats_ingest.store.sqlite_connectors import SqliteConnectorsMixin
+from cdrstats_ingest.store.sqlite_imports import SqliteImportsMixin
+from cdrstats_ingest.store.sqlite_search import SqliteSearchMixin
 
 SERVICE = "ingest"
 EVENT_BATCH = 1000
@@ -56,6 +60,9 @@ SCHEMA = [
     "CREATE UNIQUE INDEX IF NOT EXISTS switches_username ON switches(username) WHERE username != ''",
     *outbox.SCHEMA,
     *consumer.SCHEMA,
+    *sqlite_connectors.SCHEMA,
+    *sqlite_imports.SCHEMA,
+    *sqlite_search.SCHEMA,
 ]
 
 # No conflict clause: duplicates are found first, under the write lock, so a conflict here is a bug and must fail loudly
@@ -70,7 +77,7 @@ def _switch_from_row(row: sqlite3.Row) -> StoredSwitch:
     return StoredSwitch(SwitchConfig.from_dict(json.loads(row["config"])), row["password_hash"])
 
 
-class SqliteCdrStore(SqliteStore):
+class SqliteCdrStore(SqliteImportsMixin, SqliteConnectorsMixin, SqliteSearchMixin, SqliteStore):
     """One connection guarded by a lock: the api calls it from worker threads."""
 
     @classmethod
@@ -151,6 +158,8 @@ class SqliteCdrStore(SqliteStore):
         return _switch_from_row(row) if row else None
 
     def find_switch_by_username(self, username: str) -> StoredSwitch | None:
+        if not username:
+            return None  # pull-only switches have no user: "" must not find one of them
         with self.lock:
             row = self.conn.execute("SELECT * FROM switches WHERE username = ?", (username,)).fetchone()
         return _switch_from_row(row) if row else None
@@ -160,6 +169,10 @@ class SqliteCdrStore(SqliteStore):
             rows = self.conn.execute("SELECT * FROM switches ORDER BY id").fetchall()
         return [_switch_from_row(row).config for row in rows]
 
+    def delete_switch(self, switch_id: str) -> bool:
+        with self.lock, transaction(self.conn):
+            return self.conn.execute("DELETE FROM switches WHERE id = ?", (switch_id,)).rowcount > 0
+
     def cdr_count(self) -> int:
         with self.lock:
             return int(self.conn.execute("SELECT count(*) FROM cdrs").fetchone()[0])
@@ -167,6 +180,11 @@ class SqliteCdrStore(SqliteStore):
     def outbox_pending(self) -> int:
         with self.lock:
             return outbox.pending_count(self.conn)
+
+    def add_call_state(self, event: dict[str, Any]) -> None:
+        # call state (H-push): nothing is stored but the event; the realtime page rebuilds from the stream
+        with self.lock, transaction(self.conn):
+            outbox.add_event(self.conn, SERVICE, "call_state", event)
 
     def relay_outbox(self, publisher: Any) -> int:
         # no lock: the relay runs in the worker process, on its own connection

@@ -1,0 +1,1 @@
+"""Pull connectors (Kamailio acc, Asterisk cdr table, FreeSWITCH mod_cdr_mongodb) and the ESL client."""

@@ -5,87 +5,24 @@ Set CDRSTATS_TEST_MONGODB_URI (e.g. mongodb://127.0.0.1:27017) to run the suite 
 
 from __future__ import annotations
 
-import os
-import pathlib
 import random
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import mongomock
-import pymongo
 import pytest
 
 from cdrstats_common.cdr import new_cdr
 from cdrstats_common.metrics import Totals
 from cdrstats_reporting.domain.rollup import HOUR_US, aggregate, floor_hour
-from cdrstats_reporting.store import RollupStore, open_store
+from cdrstats_reporting.store import RollupStore
 from cdrstats_reporting.store.mongo import MongoRollupStore
+
+StoreFactory = Callable[..., RollupStore]
 
 BASE_US = 1_760_000_400_000_000 - 1_760_000_400_000_000 % HOUR_US
 SWITCHES = ("sw1", "sw2", "sw3")
 ACCOUNTS = ("", "a1", "a2", "a3")
-
-StoreFactory = Callable[[], RollupStore]
-
-
-def _mongomock_bulk_shim(monkeypatch: pytest.MonkeyPatch) -> None:
-    """STACK.md pitfall 8: pymongo >= 4.11 passes ``sort`` to mongomock's bulk builder, which does not take it."""
-    original = mongomock.collection.BulkOperationBuilder.add_update
-
-    def add_update(self: Any, *args: Any, sort: Any = None, **kwargs: Any) -> Any:
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(mongomock.collection.BulkOperationBuilder, "add_update", add_update)
-
-
-@pytest.fixture(params=["sqlite", "mongomock", "mongodb"])
-def store_factory(
-    request: pytest.FixtureRequest, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[StoreFactory]:
-    """Opens a store on the same underlying data each call (a second call is a restart)."""
-    opened: list[RollupStore] = []
-    cleanup: list[Callable[[], None]] = []
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/reporting.db"
-
-        def factory() -> RollupStore:
-            store = open_store(url)
-            opened.append(store)
-            return store
-
-    elif request.param == "mongomock":
-        _mongomock_bulk_shim(monkeypatch)
-        database = mongomock.MongoClient()["cdrstats_reporting_test"]
-
-        def factory() -> RollupStore:
-            store = MongoRollupStore(database)
-            opened.append(store)
-            return store
-
-    else:
-        uri = os.environ.get("CDRSTATS_TEST_MONGODB_URI")
-        if not uri:
-            pytest.skip("CDRSTATS_TEST_MONGODB_URI not set: no real MongoDB server to test against")
-        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
-        name = f"cdrstats_reporting_test_{uuid.uuid4().hex[:8]}"
-        cleanup.append(lambda: (client.drop_database(name), client.close()))
-
-        def factory() -> RollupStore:
-            store = MongoRollupStore(client[name])
-            opened.append(store)
-            return store
-
-    yield factory
-    for store in opened:
-        store.close()
-    for fn in cleanup:
-        fn()
-
-
-@pytest.fixture
-def store(store_factory: StoreFactory) -> RollupStore:
-    return store_factory()
 
 
 def random_cdrs(rng: random.Random, count: int, hours: int = 6) -> list[dict[str, Any]]:
@@ -201,13 +138,15 @@ def test_worker_heartbeat(store: RollupStore) -> None:
     assert store.worker_alive() is False
 
 
-def test_mongo_retry_after_a_crash_half_way_counts_each_key_once(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("mongomock_bulk_write")
+def test_mongo_retry_after_a_crash_half_way_counts_each_key_once() -> None:
     """MongoDB has no transaction here: a batch cut off before its event marker is completed, not doubled."""
-    _mongomock_bulk_shim(monkeypatch)
     store = MongoRollupStore(mongomock.MongoClient()["cdrstats_reporting_crash"])
     cdrs = random_cdrs(random.Random(11), 200)
     updates = [MongoRollupStore._update("event-1", key, totals) for key, totals in aggregate(cdrs).items()]
-    store._write(updates[: len(updates) // 2])  # the worker died here: half the keys written, no marker
+    store._write(
+        store._db["rollup_full_hour"], updates[: len(updates) // 2]
+    )  # the worker died here: half the keys written, no marker
     assert store.status() == (0, 0)
 
     assert store.apply_batch("event-1", cdrs) is True  # the redelivery

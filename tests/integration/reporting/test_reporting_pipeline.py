@@ -160,3 +160,58 @@ def test_events_reach_the_dashboard_once(amqp_url: str, port: int, tmp_path: pat
         with pytest.raises(grpc.RpcError) as denied:
             reporting.GetDashboard(reporting_pb2.DashboardRequest(scope=reporting_pb2.Scope(admin=False)), timeout=2)
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_call_state_events_drive_live_calls(amqp_url: str, port: int, tmp_path: pathlib.Path) -> None:
+    """call_state started/answered/ended and a cdrs_ingested CDR of the same call, through the real worker."""
+    env = {
+        **os.environ,
+        "AMQP_URL": amqp_url,
+        "CDRSTATS_DATA_DIR": str(tmp_path),
+        "CDRSTATS_REPORTING_STORE_URL": f"sqlite:///{tmp_path}/reporting.db",
+        "CDRSTATS_GRPC_LISTEN": f"127.0.0.1:{port}",
+    }
+    now_us = time.time_ns() // 1000
+
+    def state(uuid: str, event: str, offset_s: int, accountcode: str = "a1") -> dict[str, Any]:
+        data = {"switch_id": "sw1", "uuid": uuid, "event": event, "time_us": now_us + offset_s * 1_000_000,
+                "caller_id_number": "1001", "destination_number": "0612345678", "destination_e164": "+33612345678",
+                "country": "FR", "accountcode": accountcode, "direction": "outbound"}  # fmt: skip
+        return make_envelope("call_state", "ingest", data)
+
+    with (
+        process("cdrstats_reporting.worker", env, tmp_path / "worker.log"),
+        process("cdrstats_reporting.api", env, tmp_path / "api.log"),
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        health = health_pb2_grpc.HealthStub(channel)
+        reporting = reporting_pb2_grpc.ReportingServiceStub(channel)
+        serving = health_pb2.HealthCheckResponse.SERVING
+        wait_for(
+            lambda: health.Check(health_pb2.HealthCheckRequest(service="worker"), timeout=1).status == serving,
+            15,
+            "health 'worker' SERVING",
+        )
+        admin = reporting_pb2.Scope(admin=True)
+        watch = reporting.WatchLiveCalls(reporting_pb2.LiveCallsRequest(scope=admin), timeout=30)
+        assert next(watch).total == 0  # the first snapshot comes at once
+
+        publisher = EventPublisher(amqp_url, "ingest")
+        try:
+            for envelope in (state("c1", "started", 0), state("c2", "started", 1, "a2"), state("c1", "answered", 3)):
+                publisher.publish(envelope, "call_state")
+            update = next(snapshot for snapshot in watch if snapshot.total == 2 and snapshot.answered == 1)
+            assert [(c.uuid, c.state) for c in update.calls] == [("c2", "started"), ("c1", "answered")]
+            assert [(k.key, k.calls) for k in update.by_accountcode] == [("a1", 1), ("a2", 1)]
+            customer = reporting_pb2.Scope(allowed_accountcodes=["a2"])
+            scoped = reporting.GetLiveCalls(reporting_pb2.LiveCallsRequest(scope=customer), timeout=2)
+            assert [c.uuid for c in scoped.calls] == ["c2"]
+
+            publisher.publish(state("c2", "ended", 20, "a2"), "call_state")
+            cdr = new_cdr(id="x1", uuid="c1", switch_id="sw1", accountcode="a1", start_time_us=now_us,
+                          answer_time_us=now_us + 3_000_000, end_time_us=now_us + 60_000_000, billsec_ms=57_000)  # fmt: skip
+            publisher.publish(make_envelope("cdrs_ingested", "ingest", {"cdrs": [cdr]}), "cdrs_ingested")
+            assert next(snapshot for snapshot in watch if snapshot.total == 0).total == 0
+        finally:
+            watch.cancel()
+            publisher.close()

@@ -15,7 +15,7 @@ import urllib.request
 
 import grpc
 
-from cdrstats_cli import demo
+from cdrstats_cli import demo, importer
 from cdrstats_cli.config import SERVICES, RunConfig, Secrets, load_secrets
 from cdrstats_cli.live import LiveTraffic
 from cdrstats_cli.supervisor import Supervisor, process_specs
@@ -206,11 +206,17 @@ def stop(config: RunConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["reporting"]:  # maintenance commands of a service parse their own arguments
+        from cdrstats_cli import reporting
+
+        return reporting.main(args_list[1:])
     parser = argparse.ArgumentParser(prog="cdrstats", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="start every process with demo data (foreground)")
     run_parser.add_argument("--background", action="store_true", help="detach; `cdrstats stop` ends it")
     commands.add_parser("stop", help="stop a background run")
+    importer.add_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
@@ -218,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if args.command == "import":
+        return importer.run(args, config.grpc_addr("ingest"))
     if args.command == "run":
         return run_background(config) if args.background else run(config)
     return stop(config)

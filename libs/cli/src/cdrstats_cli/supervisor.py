@@ -44,6 +44,7 @@ def process_specs(config: RunConfig, secrets: Secrets) -> list[ProcessSpec]:
         api_env = {**common, "CDRSTATS_GRPC_LISTEN": config.grpc_addr(service)}
         if service == "ingest":
             api_env["CDRSTATS_INGEST_HTTP_PORT"] = str(config.ingest_http_port)
+            api_env.setdefault("CDRSTATS_INGEST_PUBLIC_URL", f"http://127.0.0.1:{config.ingest_http_port}")
         specs.append(ProcessSpec(f"{service}-api", f"cdrstats_{service}.api", api_env))
         specs.append(ProcessSpec(f"{service}-worker", f"cdrstats_{service}.worker", dict(common)))
     gateway_env = {

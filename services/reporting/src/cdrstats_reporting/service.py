@@ -8,7 +8,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cdrstats_reporting.domain.dashboard import Dashboard, dashboard, dashboard_window
-from cdrstats_reporting.domain.errors import InvalidArgument, PermissionDenied
+from cdrstats_reporting.domain.errors import InvalidArgument
+from cdrstats_reporting.domain.live import CALL_STATE_SCHEMA, TIMEOUT_US, parse_call_state
+from cdrstats_reporting.domain.reports import by_key, ranked
+from cdrstats_reporting.queries import scoped_accountcodes, selection
 from cdrstats_reporting.store.base import RollupStore
 
 log = logging.getLogger(__name__)
@@ -18,16 +21,6 @@ CDRS_INGESTED_SCHEMA = "cdrstats.cdrs_ingested.v1"
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-def scoped_accountcodes(scope_admin: bool, allowed_accountcodes: list[str]) -> list[str] | None:
-    """None (no filter) for admins; a customer must name the account codes it may see."""
-    if scope_admin:
-        return None
-    codes = sorted({code for code in allowed_accountcodes if code})
-    if not codes:
-        raise PermissionDenied("scope: a non-admin query needs allowed_accountcodes")
-    return codes
 
 
 class ReportingService:
@@ -51,16 +44,42 @@ class ReportingService:
             log.info("cdrs_ingested applied", extra={"fields": {"event_id": event_id, "cdrs": len(cdrs)}})
         return applied
 
+    def apply_call_state_event(self, envelope: Mapping[str, Any]) -> bool:
+        """Start, answer or end a live call; False if this event id was applied before."""
+        event_id = envelope.get("id")
+        if not isinstance(event_id, str) or not event_id:
+            raise InvalidArgument("event: 'id' must be a non-empty string")
+        if envelope.get("schema") != CALL_STATE_SCHEMA:
+            raise InvalidArgument(f"event {event_id}: 'schema' must be {CALL_STATE_SCHEMA!r}")
+        return self.store.apply_call_state(event_id, parse_call_state(event_id, envelope.get("data")))
+
+    def expire_live_calls(self) -> int:
+        """Forget calls whose end never arrived (no event for TIMEOUT_US)."""
+        return self.store.expire_live_calls(self.clock() - TIMEOUT_US)
+
     def dashboard(
-        self, scope_admin: bool, allowed_accountcodes: list[str], switch_id: str | None, now_us: int
+        self,
+        scope_admin: bool,
+        allowed_accountcodes: list[str],
+        switch_id: str | None,
+        now_us: int,
+        accountcode: str = "",
     ) -> Dashboard:
         """The last 24 hours (hour buckets ending with the current one); now_us 0 means the clock."""
-        accountcodes = scoped_accountcodes(scope_admin, allowed_accountcodes)
+        filters = selection(scope_admin, allowed_accountcodes, switch_id or "", [accountcode])
         if now_us < 0:
             raise InvalidArgument("now_us: expected epoch microseconds >= 0")
-        start, end = dashboard_window(now_us or self.clock())
-        rows = self.store.hourly_rows(start, end, switch_id=switch_id or None, accountcodes=accountcodes)
-        return dashboard(rows, start, end)
+        start, end = dashboard_window(now_us or self.clock(), self.store.time_zone())
+        rows = [(key[0], totals) for key, totals in self.store.rollup_rows("hour", start, end, ("bucket",), filters)]
+        report = dashboard(rows, start, end, self.store.time_zone())
+        countries = self.store.rollup_rows("hour", start, end, ("country",), filters)
+        causes = self.store.rollup_rows("hour", start, end, ("hangup_cause",), filters)
+        report.top_countries.extend(ranked(by_key(countries))[:5])
+        report.hangup_causes.extend((int(cause), totals.attempts) for cause, totals in ranked(by_key(causes)))
+        return report
+
+    def live_calls_count(self) -> int:
+        return len(self.store.live_calls(selection(True, []), self.clock() - TIMEOUT_US))
 
     def status(self) -> tuple[int, int]:
         """(cdrs_applied, events_applied)."""
@@ -68,3 +87,6 @@ class ReportingService:
 
     def beat(self, *, ready: bool = True) -> None:
         self.store.beat(ready=ready)
+
+
+__all__ = ["ReportingService", "scoped_accountcodes"]

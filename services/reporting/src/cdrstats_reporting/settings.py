@@ -19,6 +19,7 @@ class ReportingSettings:
     time_zone: str
     log_level: str
     admin_port: int
+    ingest_grpc_addr: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ReportingSettings:
@@ -31,6 +32,12 @@ class ReportingSettings:
             time_zone=reader.time_zone("CDRSTATS_TIME_ZONE", "UTC"),
             log_level=reader.log_level(),
             admin_port=reader.admin_port(),
+            ingest_grpc_addr=_optional_address(reader, "INGEST_GRPC_ADDR"),
         )
         reader.finish()
         return settings
+
+
+def _optional_address(reader: EnvReader, name: str) -> str:
+    """host:port, or "" when unset (reports needing ingest's search then answer INVALID_ARGUMENT)."""
+    return reader.address(name, "127.0.0.1:1") if reader.str(name, "") else ""

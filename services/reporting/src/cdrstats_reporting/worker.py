@@ -8,6 +8,7 @@ from cdrstats_common.green import monkey_patch
 
 monkey_patch()
 
+import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
 from nameko.extensions import DependencyProvider  # noqa: E402
@@ -22,9 +23,10 @@ from cdrstats_common.nameko_support import (  # noqa: E402
 from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_reporting.service import ReportingService  # noqa: E402
 from cdrstats_reporting.settings import ReportingSettings  # noqa: E402
-from cdrstats_reporting.store import RollupStore, open_store  # noqa: E402
+from cdrstats_reporting.store import RollupStore, ZoneMismatch, open_store  # noqa: E402
 
 HEARTBEAT_INTERVAL_S = 2
+EXPIRE_INTERVAL_S = 60
 
 
 class Reporting(DependencyProvider):
@@ -33,7 +35,8 @@ class Reporting(DependencyProvider):
     store: RollupStore | None = None
 
     def setup(self) -> None:
-        self.store = open_store(self.container.config[SETTINGS_KEY].store_url)
+        settings = self.container.config[SETTINGS_KEY]
+        self.store = open_store(settings.store_url, settings.time_zone)
 
     def stop(self) -> None:
         if self.store is not None:
@@ -55,14 +58,27 @@ class ReportingWorker:
     def on_cdrs_ingested(self, envelope: dict[str, Any]) -> None:
         prom.consume("cdrs_ingested", envelope, lambda: self.reporting.apply_cdrs_event(envelope))
 
+    @durable_event_handler("ingest", "call_state")
+    def on_call_state(self, envelope: dict[str, Any]) -> None:
+        prom.consume("call_state", envelope, lambda: self.reporting.apply_call_state_event(envelope))
+
     @timer(interval=HEARTBEAT_INTERVAL_S)
     def heartbeat(self) -> None:
         self.reporting.beat()
 
+    @timer(interval=EXPIRE_INTERVAL_S)
+    def expire_live_calls(self) -> None:
+        self.reporting.expire_live_calls()
+
 
 def main() -> None:
     settings = load_or_exit(ReportingSettings.from_env)
-    run_worker("reporting", ReportingWorker, settings, open_store(settings.store_url).worker_alive)
+    try:
+        store = open_store(settings.store_url, settings.time_zone)
+    except ZoneMismatch as exc:
+        print(f"reporting worker: {exc}", file=sys.stderr)
+        sys.exit(2)
+    run_worker("reporting", ReportingWorker, settings, store.worker_alive)
 
 
 if __name__ == "__main__":

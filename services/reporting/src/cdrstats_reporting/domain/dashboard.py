@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from cdrstats_common import metrics
 from cdrstats_common.metrics import Totals
-from cdrstats_reporting.domain.rollup import DAY_HOURS, HOUR_US, floor_hour
+from cdrstats_reporting.domain.rollup import DAY_HOURS
+from cdrstats_reporting.domain.timegrid import HOUR_US, TimeGrid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Dashboard:
     window_end_us: int
     totals: Totals
     hours: list[HourBucket]
+    top_countries: list[tuple[str, Totals]] = dataclasses.field(default_factory=list)
+    hangup_causes: list[tuple[int, int]] = dataclasses.field(default_factory=list)
 
     @property
     def window_hours(self) -> float:
@@ -45,20 +48,24 @@ class Dashboard:
         return metrics.ach(self.totals.attempts, self.window_hours)
 
 
-def dashboard_window(now_us: int) -> tuple[int, int]:
-    """The 24 hourly buckets ending with the current hour: [floor(now) - 23 h, floor(now) + 1 h)."""
-    end = floor_hour(now_us) + HOUR_US
-    return end - DAY_HOURS * HOUR_US, end
+def dashboard_window(now_us: int, time_zone: str = "UTC") -> tuple[int, int]:
+    """The 24 local hours ending with the current one: [start of the hour 23 hours back, end of this hour)."""
+    grid = TimeGrid(time_zone)
+    current = grid.hour_start(now_us)
+    return grid.hour_start(current - (DAY_HOURS - 1) * HOUR_US), grid.hour_start(current + HOUR_US)
 
 
-def dashboard(rows: Iterable[tuple[int, Totals]], window_start_us: int, window_end_us: int) -> Dashboard:
-    """Totals and one bucket per hour of ``[window_start_us, window_end_us)``; rows outside are ignored."""
-    if window_start_us % HOUR_US or window_end_us % HOUR_US or window_end_us <= window_start_us:
+def dashboard(
+    rows: Iterable[tuple[int, Totals]], window_start_us: int, window_end_us: int, time_zone: str = "UTC"
+) -> Dashboard:
+    """Totals and one bucket per local hour of ``[window_start_us, window_end_us)``; rows outside are ignored."""
+    grid = TimeGrid(time_zone)
+    if window_end_us <= window_start_us or not grid.is_hour_start(window_start_us):
         raise ValueError("dashboard window must be whole, non-empty hours")
-    buckets = {start: Totals() for start in range(window_start_us, window_end_us, HOUR_US)}
+    buckets = {start: Totals() for start in grid.hours(window_start_us, window_end_us)}
     total = Totals()
     for hour_start_us, totals in rows:
-        bucket = buckets.get(floor_hour(hour_start_us))
+        bucket = buckets.get(grid.hour_start(hour_start_us))
         if bucket is None:
             continue
         bucket.merge(totals)

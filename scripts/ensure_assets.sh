@@ -8,3 +8,5 @@ fi
 dest=services/gateway/src/cdrstats_gateway/static/vendor
 mkdir -p "$dest"
 cp node_modules/echarts/dist/echarts.min.js "$dest/"
+cp node_modules/topojson-client/dist/topojson-client.min.js "$dest/"
+cp node_modules/world-atlas/countries-110m.json "$dest/"

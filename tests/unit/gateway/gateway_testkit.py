@@ -62,6 +62,9 @@ class InMemoryServices:
         ach = metrics.ach(total.attempts, 24)
         return Dashboard(start, end, total.attempts, total.answered, total.asr, total.acd, total.minutes, ach, buckets)
 
+    async def authenticate_switch(self, username: str, password: str) -> str | None:
+        return None  # no switch has push credentials here
+
     async def switches(self) -> list[SwitchInfo]:
         return list(self.switch_list)
 

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from cdrstats_gateway import auth, keys, rest, views
+from cdrstats_gateway import auth, keys, report_rpc, rest, rest_cdrs, rest_reports, views, views_cdrs, views_reports
 from cdrstats_gateway.clients import ServiceClients, Services
 from cdrstats_gateway.middlewares import error_middleware, security_headers
+from cdrstats_gateway.platform_routes import setup_platform
 from cdrstats_gateway.rendering import STATIC_DIR, make_environment
 from cdrstats_gateway.settings import GatewaySettings
 from cdrstats_gateway.store import open_store
@@ -32,7 +33,22 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/account/tokens", views.tokens_post, name="tokens_post")
     router.add_get("/healthz", views.healthz, name="healthz")
     router.add_get("/api/v1/reports/dashboard", rest.dashboard, name="api_dashboard")
+    setup_pages_routes(router)
     router.add_static("/static", STATIC_DIR, name="static", append_version=False)
+
+
+def setup_pages_routes(router: web.UrlDispatcher) -> None:
+    """CDR and report pages and their REST endpoints (views_cdrs, views_reports, rest_cdrs, rest_reports)."""
+    router.add_get("/cdrs", views_cdrs.search, name="cdrs")
+    router.add_get("/cdrs/export", views_cdrs.export, name="cdrs_export")
+    router.add_get("/cdrs/{id}", views_cdrs.detail, name="cdr_detail")
+    router.add_get("/dashboard/events", views_reports.dashboard_events, name="dashboard_events")
+    router.add_get("/reports/live/events", views_reports.live_events, name="live_events")
+    for report in report_rpc.REPORTS:
+        name = f"report_{report.replace('-', '_')}"
+        router.add_get(f"/reports/{report}", views_reports.report_page(report), name=name)
+    for method, path, handler, name in (*rest_cdrs.ROUTES, *rest_reports.ROUTES):
+        router.add_route(method, path, handler, name=name)
 
 
 def setup_store(app: web.Application) -> None:
@@ -68,7 +84,11 @@ def setup_services(app: web.Application, clients: Services | None) -> None:
 async def create_app(settings: GatewaySettings, *, clients: Services | None = None) -> web.Application:
     """The whole gateway; tests pass in-memory ``clients`` through this seam."""
     app = web.Application(
-        middlewares=[error_middleware, auth.api_auth_middleware, auth.session_middleware],
+        middlewares=[
+            error_middleware,
+            auth.api_auth_middleware,
+            auth.session_middleware,
+        ],
         client_max_size=MAX_BODY_BYTES,
     )
     app[keys.SETTINGS] = settings
@@ -77,5 +97,6 @@ async def create_app(settings: GatewaySettings, *, clients: Services | None = No
     setup_store(app)
     setup_services(app, clients)
     setup_routes(app)
+    setup_platform(app)
     app.on_response_prepare.append(security_headers)
     return app

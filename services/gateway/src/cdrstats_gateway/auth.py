@@ -11,7 +11,7 @@ import math
 import secrets
 from urllib.parse import urlencode
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.typedefs import Handler
 
 from cdrstats_gateway import keys
@@ -22,9 +22,13 @@ from cdrstats_gateway.throttle import login_keys
 SESSION_COOKIE = "cdrstats_session"
 LOGIN_CSRF_COOKIE = "cdrstats_login_csrf"
 CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+MULTIPART = web.RequestKey("multipart", MultipartReader)
 SESSION_TTL_S = 12 * 3600.0
 REALM = 'Basic realm="cdr-stats"'
 _PUBLIC_PREFIXES = ("/static/", "/healthz")
+#: the OpenAPI document holds no data: tools fetch it without credentials
+PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
 
 
 def set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
@@ -49,10 +53,35 @@ def login_csrf_token(request: web.Request) -> tuple[str, str | None]:
     return token, f"{token}.{_sign(secret, token)}"
 
 
+async def _submitted_csrf(request: web.Request) -> object:
+    """The token from the X-CSRF-Token header (scripts), else the form field.
+
+    A multipart upload is not buffered to find it: its first part must be the token
+    field, and the reader is kept for the handler (``multipart_reader``).
+    """
+    header = request.headers.get(CSRF_HEADER)
+    if header is not None:
+        return header
+    if request.content_type == "multipart/form-data":
+        reader = await request.multipart()
+        request[MULTIPART] = reader
+        part = await reader.next()
+        if isinstance(part, BodyPartReader) and part.name == CSRF_FIELD:
+            return await part.text()
+        return None
+    form = await request.post()
+    return form.get(CSRF_FIELD)
+
+
+async def multipart_reader(request: web.Request) -> MultipartReader:
+    """The upload's parts (after the CSRF field if check_csrf already read it)."""
+    reader = request.get(MULTIPART)
+    return reader if reader is not None else await request.multipart()
+
+
 async def check_csrf(request: web.Request) -> None:
     """Every POST form carries the token: the session's, or for /login the signed pre-session cookie's."""
-    form = await request.post()
-    submitted = form.get(CSRF_FIELD)
+    submitted = await _submitted_csrf(request)
     if request.path == str(request.app.router["login"].url_for()):
         expected, new_cookie = login_csrf_token(request)
         if new_cookie is not None:
@@ -185,8 +214,31 @@ async def _api_user(request: web.Request) -> User:
     raise _unauthenticated("send Authorization: Bearer <API token> or HTTP basic credentials")
 
 
+#: routes a switch may call with its own push credentials (HTTP basic) instead of a user's
+SWITCH_KEY_ROUTES = {("POST", "/api/v1/cdrs")}
+
+
+async def _switch_by_key(request: web.Request) -> str | None:
+    """The switch whose push credentials the request carries, on the routes that accept them."""
+    if (request.method, request.path) not in SWITCH_KEY_ROUTES:
+        return None
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        username, password = decode_basic(credentials)
+    except ValueError:
+        return None
+    # checked first: a switch's key is no failed user login, so it never counts toward throttling
+    return await request.app[keys.SERVICES].authenticate_switch(username, password)
+
+
 @web.middleware
 async def api_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(API_PREFIX):
-        request[keys.USER] = await _api_user(request)
+    if request.path.startswith(API_PREFIX) and request.path not in PUBLIC_API_PATHS:
+        switch_id = await _switch_by_key(request)
+        if switch_id is not None:
+            request[keys.SWITCH] = switch_id
+        else:
+            request[keys.USER] = await _api_user(request)
     return await handler(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import pathlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -13,12 +13,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cdrstats.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from cdrstats.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+from cdrstats_common import telemetry
+from cdrstats_gateway import cdr_rpc
+from cdrstats_gateway.domain.cdr_filters import CdrFilters
 from cdrstats_gateway.domain.models import Dashboard, HourBucket, Scope, SwitchInfo
+from cdrstats_gateway.ingest_admin import IngestAdmin, IngestAdminClient
 from cdrstats_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 2.0
+SEARCH_TIMEOUT_S = 15.0
+REPORT_TIMEOUT_S = 15.0
+SUBMIT_TIMEOUT_S = 60.0
 SERVICES = ("ingest", "reporting", "alerting", "notify")
 T = TypeVar("T")
 
@@ -61,7 +68,7 @@ def service_error(service: str, error: grpc.aio.AioRpcError, *, quiet: bool = Fa
     return ServiceError(status, code, message, service=service)
 
 
-class Services(Protocol):
+class Services(IngestAdmin, Protocol):
     """What the views need from the back end; tests pass an in-memory implementation."""
 
     async def dashboard(self, scope: Scope, switch_id: str | None) -> Dashboard: ...
@@ -69,6 +76,19 @@ class Services(Protocol):
     async def switches(self) -> list[SwitchInfo]: ...
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]: ...
+
+    # -- CDRs and reports (G-pages: views_cdrs, views_reports, rest_cdrs, rest_reports) --
+    async def search_cdrs(self, scope: Scope, filters: CdrFilters, *, with_total: bool) -> cdr_rpc.CdrPage: ...
+
+    async def get_cdr(self, scope: Scope, cdr_id: str) -> dict[str, Any]: ...
+
+    def export_cdrs(self, scope: Scope, filters: CdrFilters, limit: int) -> AsyncIterator[list[dict[str, Any]]]: ...
+
+    async def submit_cdrs(self, switch_id: str, cdrs: Sequence[dict[str, Any]]) -> cdr_rpc.SubmitResult: ...
+
+    async def report(self, rpc: str, request: Any) -> Any: ...
+
+    def watch_live_calls(self, request: Any) -> AsyncIterator[Any]: ...
 
 
 def scope_to_proto(scope: Scope) -> reporting_pb2.Scope:
@@ -90,13 +110,16 @@ def dashboard_from_proto(reply: reporting_pb2.Dashboard) -> Dashboard:
     )
 
 
-class ServiceClients:
+class ServiceClients(IngestAdminClient):
     """One grpc.aio channel per service; close with ``await close()`` (the app's cleanup context)."""
 
     def __init__(self, addresses: dict[str, str], *, startup_marker: pathlib.Path | None = None) -> None:
         self.addresses = addresses
         self.startup_marker = startup_marker
-        self.channels = {name: grpc.aio.insecure_channel(address) for name, address in addresses.items()}
+        interceptors = telemetry.grpc_client_interceptors()  # trace context into every call when tracing is on
+        self.channels = {
+            name: grpc.aio.insecure_channel(address, interceptors=interceptors) for name, address in addresses.items()
+        }
         self.health = {name: health_pb2_grpc.HealthStub(channel) for name, channel in self.channels.items()}
         self.ingest = ingest_pb2_grpc.IngestServiceStub(self.channels["ingest"])
         self.reporting = reporting_pb2_grpc.ReportingServiceStub(self.channels["reporting"])
@@ -130,6 +153,51 @@ class ServiceClients:
         request = ingest_pb2.ListSwitchesRequest()
         reply = await self._call("ingest", lambda: self.ingest.ListSwitches(request, timeout=CALL_TIMEOUT_S))
         return [SwitchInfo(s.id, s.name or s.id, s.enabled) for s in reply.switches]
+
+    # -- CDRs and reports (G-pages) ----------------------------------------------------------
+
+    async def search_cdrs(self, scope: Scope, filters: CdrFilters, *, with_total: bool) -> cdr_rpc.CdrPage:
+        request = cdr_rpc.search_request(scope, filters, with_total=with_total)
+        reply = await self._call("ingest", lambda: self.ingest.SearchCdrs(request, timeout=SEARCH_TIMEOUT_S))
+        return cdr_rpc.page_from_proto(reply, with_total=with_total)
+
+    async def get_cdr(self, scope: Scope, cdr_id: str) -> dict[str, Any]:
+        request = cdr_rpc.get_request(scope, cdr_id)
+        reply = await self._call("ingest", lambda: self.ingest.GetCdr(request, timeout=CALL_TIMEOUT_S))
+        return cdr_rpc.cdr_from_proto(reply)
+
+    async def export_cdrs(
+        self, scope: Scope, filters: CdrFilters, limit: int
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Batches as ingest streams them: no deadline (an export may be large), one batch in memory."""
+        call = self.ingest.ExportCdrs(cdr_rpc.export_request(scope, filters, limit))
+        try:
+            async for batch in call:
+                yield cdr_rpc.batch_from_proto(batch)
+        except grpc.aio.AioRpcError as exc:
+            raise service_error("ingest", exc) from exc
+        finally:
+            call.cancel()
+
+    async def submit_cdrs(self, switch_id: str, cdrs: Sequence[dict[str, Any]]) -> cdr_rpc.SubmitResult:
+        requests = cdr_rpc.submit_requests(switch_id, cdrs)
+        reply = await self._call("ingest", lambda: self.ingest.SubmitCdrs(iter(requests), timeout=SUBMIT_TIMEOUT_S))
+        return cdr_rpc.submit_from_proto(reply)
+
+    async def report(self, rpc: str, request: Any) -> Any:
+        """One unary ReportingService call by name (GetDailyReport, GetOverview, ...)."""
+        method = getattr(self.reporting, rpc)
+        return await self._call("reporting", lambda: method(request, timeout=REPORT_TIMEOUT_S))
+
+    async def watch_live_calls(self, request: Any) -> AsyncIterator[Any]:
+        call = self.reporting.WatchLiveCalls(request)
+        try:
+            async for snapshot in call:
+                yield snapshot
+        except grpc.aio.AioRpcError as exc:
+            raise service_error("reporting", exc) from exc
+        finally:
+            call.cancel()
 
     async def _health(self, service: str, name: str) -> str:
         request = health_pb2.HealthCheckRequest(service=name)

@@ -20,6 +20,8 @@ THROTTLE = web.AppKey("throttle", LoginThrottle)
 
 #: the authenticated user of this request (session for pages, token or basic for the API)
 USER = web.RequestKey("user", User)
+#: the switch whose own push credentials (HTTP basic) authenticated this request (bulk CDR API only)
+SWITCH = web.RequestKey("switch", str)
 SESSION = web.RequestKey("session", Session)
 #: the raw session id from the cookie (only its hash is stored)
 SESSION_ID = web.RequestKey("session_id", str)

@@ -17,11 +17,22 @@ class Scope:
 
 @dataclasses.dataclass(frozen=True)
 class User:
+    """A login. A customer user belongs to one customer and sees that customer's account codes.
+
+    ``accountcodes`` is read from the customer when the user is loaded, so an admin's
+    re-assignment applies to the next request (scoping happens at query time).
+    """
+
     id: int
     username: str
     role: str
     accountcodes: tuple[str, ...]
     created_at: float
+    customer_id: int | None = None
+    customer_name: str = ""
+    email: str = ""
+    #: IANA zone raw CDR times are shown in; empty: the installation's reporting zone
+    time_zone: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -31,6 +42,17 @@ class User:
     def scope(self) -> Scope:
         """Admins see every account code; a customer sees only their own (none if they have none)."""
         return Scope(admin=True) if self.is_admin else Scope(admin=False, accountcodes=self.accountcodes)
+
+
+@dataclasses.dataclass(frozen=True)
+class Customer:
+    """A tenant: owns account codes (each code belongs to at most one customer)."""
+
+    id: int
+    name: str
+    accountcodes: tuple[str, ...]
+    created_at: float
+    users: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

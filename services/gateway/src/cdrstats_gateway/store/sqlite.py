@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from cdrstats_common import sqlite
 from cdrstats_common.settings import sqlite_path
 from cdrstats_gateway import passwords
-from cdrstats_gateway.domain.models import ROLES, ApiToken, Session, User
+from cdrstats_gateway.domain.models import ApiToken, Session, User
 from cdrstats_gateway.store.base import UserExists
+from cdrstats_gateway.store.sqlite_accounts import USER_SELECT, SqliteAccounts, migrate_accounts, user_from_row
 
 TOKEN_PREFIX = "cdrs_"  # noqa: S105 - a public marker, not a secret
 PREFIX_SHOWN = 12
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS users (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         username TEXT NOT NULL UNIQUE,
         password_hash TEXT NOT NULL,
         role TEXT NOT NULL CHECK (role IN ('admin', 'customer')),
-        accountcodes TEXT NOT NULL DEFAULT '[]',
-        created_at REAL NOT NULL
+        created_at REAL NOT NULL,
+        customer_id INTEGER REFERENCES customers(id),
+        email TEXT NOT NULL DEFAULT '',
+        time_zone TEXT NOT NULL DEFAULT ''
     )""",
     """CREATE TABLE IF NOT EXISTS sessions (
         id TEXT PRIMARY KEY,
@@ -49,13 +51,7 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ]
 
-_USER_COLUMNS = "id, username, role, accountcodes, created_at"
 _TOKEN_COLUMNS = "id, user_id, name, prefix, created_at, last_used_at, revoked"  # noqa: S105 - column names
-
-
-def _user(row: sqlite3.Row) -> User:
-    codes = json.loads(row["accountcodes"])
-    return User(row["id"], row["username"], row["role"], tuple(codes), row["created_at"])
 
 
 def _token(row: sqlite3.Row) -> ApiToken:
@@ -70,7 +66,7 @@ def _token(row: sqlite3.Row) -> ApiToken:
     )
 
 
-class SqliteGatewayStore:
+class SqliteGatewayStore(SqliteAccounts):
     """One connection shared by the event loop's worker threads; a lock keeps transactions whole."""
 
     def __init__(self, conn: sqlite3.Connection, *, clock: Callable[[], float] = time.time) -> None:
@@ -83,6 +79,7 @@ class SqliteGatewayStore:
         path = sqlite_path(url_or_path) if isinstance(url_or_path, str) else url_or_path
         conn = sqlite.connect(path)
         sqlite.migrate(conn, SCHEMA)
+        migrate_accounts(conn, clock)
         return cls(conn, clock=clock)
 
     def close(self) -> None:
@@ -117,35 +114,14 @@ class SqliteGatewayStore:
         assert user is not None
         return user
 
-    def create_user(self, username: str, password: str, role: str, accountcodes: Sequence[str] = ()) -> User:
-        if role not in ROLES:
-            raise ValueError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
-        password_hash = passwords.hash_password(password)
-        try:
-            with self._lock:
-                cursor = self.conn.execute(
-                    "INSERT INTO users (username, password_hash, role, accountcodes, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (username, password_hash, role, json.dumps(list(accountcodes)), self.clock()),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise UserExists(username) from exc
-        user = self.get_user(int(cursor.lastrowid or 0))
-        assert user is not None
-        return user
-
-    def get_user(self, user_id: int) -> User | None:
-        with self._lock:
-            row = self.conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
-        return None if row is None else _user(row)
-
     def authenticate(self, username: str, password: str) -> User | None:
         with self._lock:
             row = self.conn.execute(
-                f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE username = ?", (username,)
+                f"{USER_SELECT.replace('SELECT ', 'SELECT u.password_hash, ', 1)} WHERE u.username = ?", (username,)
             ).fetchone()
         if not passwords.verify_password(None if row is None else row["password_hash"], password):
             return None
-        return _user(row)
+        return user_from_row(row)
 
     def create_session(self, user_id: int, ttl_s: float) -> tuple[str, Session]:
         session_id = passwords.new_token()
@@ -190,6 +166,13 @@ class SqliteGatewayStore:
             ).fetchall()
         return [_token(row) for row in rows]
 
+    def get_api_token(self, user_id: int, token_id: int) -> ApiToken | None:
+        with self._lock:
+            row = self.conn.execute(
+                f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE id = ? AND user_id = ?", (token_id, user_id)
+            ).fetchone()
+        return None if row is None else _token(row)
+
     def revoke_api_token(self, user_id: int, token_id: int) -> bool:
         with self._lock:
             cursor = self.conn.execute(
@@ -206,7 +189,5 @@ class SqliteGatewayStore:
             if row is None:
                 return None
             self.conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (self.clock(), row["id"]))
-            user_row = self.conn.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (row["user_id"],)
-            ).fetchone()
-        return None if user_row is None else _user(user_row)
+            user_row = self.conn.execute(f"{USER_SELECT} WHERE u.id = ?", (row["user_id"],)).fetchone()
+        return None if user_row is None else user_from_row(user_row)

@@ -77,6 +77,7 @@ def setup_tracing(service: str, process: str, *, exporter: Any = None) -> bool:
     provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     _enabled = True
+    _instrument_aiohttp_server()
     log.info("tracing on", extra={"fields": {"exporter": type(processor.span_exporter).__name__}})
     return True
 
@@ -158,12 +159,14 @@ def grpc_client_interceptors() -> list[Any]:
     return list(aio_client_interceptors())
 
 
-def aiohttp_middlewares() -> list[Any]:
-    if not _enabled:
-        return []
-    from opentelemetry.instrumentation.aiohttp_server import create_aiohttp_middleware
+def _instrument_aiohttp_server() -> None:
+    """Every aiohttp application made from now on traces its requests (the instrumentor's own set-up:
+    its middleware needs the excluded-URL configuration that only ``instrument()`` loads)."""
+    from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
 
-    return [create_aiohttp_middleware()]
+    instrumentor = AioHttpServerInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
 
 
 def current_ids() -> tuple[str, str]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import datetime
 import io
 import json
 import pathlib
+import zoneinfo
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -247,3 +249,16 @@ async def test_a_switch_may_bulk_create_its_own_cdrs_with_its_push_credentials(
     assert (await web.post("/api/v1/cdrs", json=body, headers=wrong)).status == 401
     # the push key opens nothing else
     assert (await web.get("/api/v1/cdrs", headers=own)).status == 401
+
+
+async def test_raw_cdr_times_are_shown_in_the_viewers_own_zone(
+    web: TestClient[Any, Any], ingest: IngestBackend
+) -> None:
+    store = web.app[keys.STORE]
+    cust = next(u for u in await asyncio.to_thread(store.list_users) if u.username == "cust")
+    await asyncio.to_thread(store.update_user, cust.id, time_zone="Asia/Kolkata")
+    await login(web, "cust", CUSTOMER_PASSWORD)
+    own = ingest.visible("acme")[0]
+    text = await (await web.get(f"/cdrs/{own['id']}")).text()
+    kolkata = datetime.datetime.fromtimestamp(own["start_time_us"] / 1e6, tz=zoneinfo.ZoneInfo("Asia/Kolkata"))
+    assert kolkata.strftime("%Y-%m-%d %H:%M:%S") in text and "Asia/Kolkata" in text

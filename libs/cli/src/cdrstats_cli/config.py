@@ -74,6 +74,7 @@ class Secrets:
     admin_password: str
     demo_switch_key: str
     secret_key: str
+    demo_customer_password: str = ""
 
 
 def load_secrets(data_dir: pathlib.Path, environ: Mapping[str, str] | None = None) -> Secrets:
@@ -89,6 +90,7 @@ def load_secrets(data_dir: pathlib.Path, environ: Mapping[str, str] | None = Non
         or stored.get("demo_switch_key")
         or secrets.token_urlsafe(16),
         "secret_key": environ.get("CDRSTATS_SECRET_KEY") or stored.get("secret_key") or secrets.token_hex(32),
+        "demo_customer_password": stored.get("demo_customer_password") or secrets.token_urlsafe(12),
     }
     if values != stored:
         data_dir.mkdir(parents=True, exist_ok=True)

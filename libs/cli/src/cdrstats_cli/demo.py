@@ -13,6 +13,7 @@ import base64
 import json
 import math
 import random
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -269,3 +270,38 @@ def post_freeswitch_json(url: str, user: str, password: str, document: dict[str,
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return int(response.status)
+
+
+#: the demo tenant: a customer owning one account code of the demo data, and its login
+DEMO_CUSTOMER = ("Acme Corp", "acme", "acme")  # customer name, account code, username
+
+
+def create_demo_tenant(gateway_url: str, admin_password: str, customer_password: str) -> None:
+    """The demo customer and its user, through the gateway's REST API as admin; already there is fine."""
+    name, accountcode, username = DEMO_CUSTOMER
+    status, customer = _admin_post(
+        gateway_url, admin_password, "/api/v1/customers", {"name": name, "accountcodes": [accountcode]}
+    )
+    if status == 409:
+        return  # made by an earlier run
+    user = {"username": username, "password": customer_password, "role": "customer", "customer_id": customer["id"]}
+    _admin_post(gateway_url, admin_password, "/api/v1/users", user)
+
+
+def _admin_post(gateway_url: str, admin_password: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    request = urllib.request.Request(  # noqa: S310 - the local gateway
+        gateway_url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic " + base64.b64encode(f"admin:{admin_password}".encode()).decode(),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 409:
+            return 409, None
+        raise RuntimeError(f"demo tenant: {path} answered {exc.code}: {exc.read()[:300]!r}") from exc

@@ -82,6 +82,8 @@ def _banner(config: RunConfig, secrets: Secrets, *, background: bool = False) ->
             "CDR-Stats is running.",
             f"  Web UI and API:   {config.gateway_url}/  (health: {config.gateway_url}/healthz)",
             f"  Admin login:      admin / {secrets.admin_password}",
+            f"  Customer login:   {demo.DEMO_CUSTOMER[2]} / {secrets.demo_customer_password}"
+            f" (customer {demo.DEMO_CUSTOMER[0]!r}, sees account code {demo.DEMO_CUSTOMER[1]!r} only)",
             f"  Switch ingest:    POST {config.ingest_url}/v1/freeswitch/json",
             f"  Demo switch:      id 'demo', HTTP basic user 'demo', password {secrets.demo_switch_key}",
             f"  Data and logs:    {config.data_dir} (secrets in {config.data_dir / 'secrets.json'})",
@@ -128,6 +130,8 @@ def run(config: RunConfig) -> int:
             config.demo_done_marker.write_text("loaded\n")
             config.startup_marker.unlink(missing_ok=True)
         _wait("gateway /healthz", lambda: _gateway_ready(config), READY_TIMEOUT_S, supervisor)
+        if config.demo:
+            demo.create_demo_tenant(config.gateway_url, secrets.admin_password, secrets.demo_customer_password)
         print(_banner(config, secrets), flush=True)
         if config.demo_live:
             live = LiveTraffic(config.ingest_url, secrets.demo_switch_key)

@@ -18,7 +18,7 @@ from cdrstats_gateway import auth, keys
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import cdr_filters, cdr_format
 from cdrstats_gateway.domain.cdr_filters import CdrFilters, FilterError
-from cdrstats_gateway.domain.models import Scope, SwitchInfo
+from cdrstats_gateway.domain.models import Scope, SwitchInfo, User
 from cdrstats_gateway.rendering import render
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,17 @@ def seconds(ms: int) -> str:
     return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
-def parse_or_400(request: web.Request, *, default_page_size: int = cdr_filters.DEFAULT_PAGE_SIZE) -> CdrFilters:
-    time_zone = request.app[keys.SETTINGS].time_zone
-    return cdr_filters.parse_filters(request.query, time_zone, default_page_size=default_page_size)
+def parse_or_400(
+    request: web.Request, *, default_page_size: int = cdr_filters.DEFAULT_PAGE_SIZE, time_zone: str = ""
+) -> CdrFilters:
+    """The search in the query string; local dates in ``time_zone`` (default: the reporting zone)."""
+    zone = time_zone or request.app[keys.SETTINGS].time_zone
+    return cdr_filters.parse_filters(request.query, zone, default_page_size=default_page_size)
+
+
+def viewer_zone(request: web.Request, user: User) -> str:
+    """Raw CDR times are shown (and typed) in the viewer's zone: their own setting, else the installation's."""
+    return user.time_zone or request.app[keys.SETTINGS].time_zone
 
 
 async def _switches(request: web.Request) -> list[SwitchInfo]:
@@ -81,7 +89,7 @@ def _form(filters: CdrFilters | None, request: web.Request, time_zone: str) -> d
 async def search(request: web.Request) -> web.StreamResponse:
     """GET /cdrs: the search form and one page of results (keyset pages: next and first)."""
     user = auth.require_user(request)
-    time_zone = request.app[keys.SETTINGS].time_zone
+    time_zone = viewer_zone(request, user)
     switches = await _switches(request)
     context: dict[str, Any] = {
         "switches": switches,
@@ -98,7 +106,7 @@ async def search(request: web.Request) -> web.StreamResponse:
         "filters": None,
     }
     try:
-        filters = parse_or_400(request)
+        filters = parse_or_400(request, time_zone=time_zone)
     except FilterError as exc:
         context.update(error=str(exc), form=_form(None, request, time_zone))
         return render(request, "cdrs.html", context, status=400)
@@ -116,7 +124,7 @@ async def detail(request: web.Request) -> web.StreamResponse:
     if len(cdr_id) > MAX_CDR_ID:
         raise web.HTTPNotFound(text="No such CDR.")
     cdr = await request.app[keys.SERVICES].get_cdr(user.scope, cdr_id)
-    time_zone = request.app[keys.SETTINGS].time_zone
+    time_zone = viewer_zone(request, user)
     shown = cdr_format.cdr_json(cdr)
     times = {
         name: {"local": local_time(cdr[f"{name}_us"], time_zone), "utc": shown[name] or ""}
@@ -212,7 +220,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     """GET /cdrs/export?format=csv|jsonl&<the search>: the whole search, not only the page shown."""
     user = auth.require_user(request)
     try:
-        filters = parse_or_400(request)
+        filters = parse_or_400(request, time_zone=viewer_zone(request, user))  # the page's form, in its zone
         fmt, limit = export_format(request), export_limit(request)
     except FilterError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from exc

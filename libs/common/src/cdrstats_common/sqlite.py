@@ -11,6 +11,11 @@ from collections.abc import Iterator
 from cdrstats_common import heartbeat
 
 BUSY_TIMEOUT_MS = 30_000
+#: page cache per connection (KiB, allocated as used): the CDR tables' indexes don't fit SQLite's 2 MiB default
+CACHE_KIB = 65_536
+#: WAL pages before a committing writer checkpoints by itself. Workers checkpoint in the background
+#: (``SqliteStore.checkpoint``) long before this, so the api's commits rarely pay for it.
+WAL_AUTOCHECKPOINT_PAGES = 20_000
 
 
 def connect(path: str | pathlib.Path, *, read_only: bool = False) -> sqlite3.Connection:
@@ -25,6 +30,9 @@ def connect(path: str | pathlib.Path, *, read_only: bool = False) -> sqlite3.Con
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    if not read_only:
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
     return conn
 
 
@@ -66,6 +74,11 @@ class SqliteStore:
     def worker_alive(self) -> bool:
         with self.lock:
             return heartbeat.is_alive(self.conn)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL back into the database without blocking writers (the worker calls this each second)."""
+        with self.lock:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         with self.lock:

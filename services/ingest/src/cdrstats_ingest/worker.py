@@ -124,6 +124,11 @@ class IngestWorker:
     def heartbeat(self) -> None:
         self.relay.store.beat()
 
+    @timer(interval=1)
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database here, on the worker's core, so the api's commits rarely have to."""
+        self.relay.store.checkpoint()
+
 
 def main() -> None:
     settings = load_or_exit(IngestSettings.from_env)

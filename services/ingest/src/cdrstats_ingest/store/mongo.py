@@ -213,6 +213,9 @@ class MongoCdrStore(MongoImportsMixin, MongoConnectorsMixin, MongoSearchMixin):
 
     # -- worker heartbeat (cdrstats_common.heartbeat's semantics) ---------------------------------
 
+    def checkpoint(self) -> None:
+        """MongoDB manages its own journal."""
+
     def beat(self, *, ready: bool = True) -> None:
         self.heartbeats.update_one(
             {"_id": heartbeat.WORKER}, {"$set": {"beat_at": time.time(), "ready": ready}}, upsert=True

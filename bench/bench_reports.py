@@ -9,6 +9,13 @@ of each report against a GetStatus baseline measured in the same run.
     .venv/bin/python bench/bench_reports.py [--cdrs 10000000] [--days 90] [--zone Europe/Paris] [--db PATH]
 
 Prints one line per measurement; numbers go to BENCHMARKS.md.
+
+    .venv/bin/python bench/bench_reports.py --apply-only [--cdrs 100000] [--group 10]
+
+measures only roll-up consumption, in-process: the same CDRs (at the density of 10 million
+over 90 days) applied to fresh stores one event per transaction (``apply_batch``) and
+``--group`` events per transaction (``apply_batches``, the worker's group commit), against a
+baseline measured in the same run: a plain executemany insert of the CDRs into a raw table.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import asyncio
 import datetime as dt
 import pathlib
 import random
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -39,7 +47,7 @@ COUNTRIES = ["FR", "US", "GB", "DE", "ES", "IT", "BE", "CH", "NL", "MA", "SN", "
 CAUSES_FAILED = [17, 18, 19, 21, 31, 34, 41, 1]
 
 
-def generate(total: int, days: int, end_us: int, seed: int = 4) -> Iterator[list[dict[str, Any]]]:
+def generate(total: int, days: float, end_us: int, seed: int = 4) -> Iterator[list[dict[str, Any]]]:
     """Batches of 1,000 CDRs in start order; 2% of each batch are late CDRs from up to 3 days earlier."""
     rng = random.Random(seed)
     span = days * 86_400_000_000
@@ -51,7 +59,7 @@ def generate(total: int, days: int, end_us: int, seed: int = 4) -> Iterator[list
     for index in range(total):
         start = int(start0 + index * step)
         if rng.random() < 0.02:
-            start = max(start0, start - rng.randrange(0, 3 * 86_400_000_000))
+            start = int(max(start0, start - rng.randrange(0, 3 * 86_400_000_000)))
         answered = rng.random() < 0.6
         ring = rng.randrange(2_000, 30_000)
         billsec = int(rng.expovariate(1 / 120_000)) + 1000 if answered else 0
@@ -194,6 +202,48 @@ async def serve_and_measure(service: ReportingService, grid: TimeGrid, end_us: i
         await server.stop(None)
 
 
+def apply_only(total: int, zone: str, group: int) -> None:
+    """CDR/s of store.apply_batch / apply_batches over ``total`` CDRs, with a raw-insert baseline."""
+    days = 90 * total / 10_000_000  # the density of the issue's 10 million CDRs over 90 days
+    end_us = TimeGrid(zone).day_bounds(dt.date(2026, 10, 1))[0]
+    batches = list(generate(total, max(days, 1 / 24), end_us))
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="bench-apply-"))
+    print(f"{total:,} CDRs in {len(batches)} events over {days * 24:.1f} h ({zone}); the machine is shared", flush=True)
+
+    def report(name: str, run: Callable[[], None]) -> None:
+        began, began_cpu = time.perf_counter(), time.process_time()
+        run()
+        wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        print(f"{name:<44} {total / wall:9,.0f} CDR/s wall {total / cpu:9,.0f} CDR per CPU-s", flush=True)
+
+    raw = sqlite3.connect(folder / "raw.db", isolation_level=None)
+    raw.execute("PRAGMA journal_mode = WAL")
+    raw.execute("PRAGMA synchronous = NORMAL")
+    columns = list(batches[0][0])
+    raw.execute(f"CREATE TABLE raw ({', '.join(columns)})")
+    insert = f"INSERT INTO raw VALUES ({', '.join('?' for _ in columns)})"
+
+    def baseline() -> None:
+        for batch in batches:
+            raw.execute("BEGIN")
+            raw.executemany(insert, [tuple(cdr.values()) for cdr in batch])
+            raw.execute("COMMIT")
+
+    report("baseline: raw executemany insert", baseline)
+    raw.close()
+    for size in sorted({1, group}):
+        store = SqliteRollupStore.open(folder / f"reporting-{size}.db", zone)
+
+        def apply(store: SqliteRollupStore = store, size: int = size) -> None:
+            for first in range(0, len(batches), size):
+                events = [(f"bench-{n}", batches[n]) for n in range(first, min(first + size, len(batches)))]
+                store.apply_batches(events, now_us=end_us)
+
+        report(f"roll-up apply, {size} event(s) per transaction", apply)
+        assert store.status() == (total, len(batches)), store.status()
+        store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cdrs", type=int, default=10_000_000)
@@ -203,7 +253,12 @@ def main() -> None:
     parser.add_argument(
         "--db", type=pathlib.Path, default=None, help="reuse/keep this store (skips apply if it has data)"
     )
+    parser.add_argument("--apply-only", action="store_true", help="measure roll-up consumption only (in-process)")
+    parser.add_argument("--group", type=int, default=10, help="events per transaction in --apply-only (worker: 10)")
     args = parser.parse_args()
+    if args.apply_only:
+        apply_only(args.cdrs if args.cdrs != 10_000_000 else 100_000, args.zone, args.group)
+        return
     path = args.db or pathlib.Path(tempfile.mkdtemp(prefix="bench-reports-")) / "reporting.db"
     store = SqliteRollupStore.open(path, args.zone)
     end_us = TimeGrid(args.zone).day_bounds(dt.date(2026, 10, 1))[0]

@@ -36,7 +36,7 @@ class Collector(trace_service_pb2_grpc.TraceServiceServicer):
         self.spans: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
-    def Export(  # noqa: N802 - the gRPC method name
+    def Export(
         self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.ServicerContext
     ) -> trace_service_pb2.ExportTraceServiceResponse:
         with self.lock:

@@ -11,6 +11,7 @@ from cdrstats_reporting.domain.dashboard import Dashboard, dashboard, dashboard_
 from cdrstats_reporting.domain.errors import InvalidArgument
 from cdrstats_reporting.domain.live import CALL_STATE_SCHEMA, TIMEOUT_US, parse_call_state
 from cdrstats_reporting.domain.reports import by_key, ranked
+from cdrstats_reporting.group_commit import GroupCommitter
 from cdrstats_reporting.queries import scoped_accountcodes, selection
 from cdrstats_reporting.store.base import RollupStore
 
@@ -24,9 +25,13 @@ def now_us() -> int:
 
 
 class ReportingService:
-    def __init__(self, store: RollupStore, clock: Callable[[], int] = now_us) -> None:
+    def __init__(
+        self, store: RollupStore, clock: Callable[[], int] = now_us, committer: GroupCommitter | None = None
+    ) -> None:
+        """``committer`` (the worker's): events handled at the same time share one transaction."""
         self.store = store
         self.clock = clock
+        self.committer = committer
 
     def apply_cdrs_event(self, envelope: Mapping[str, Any]) -> bool:
         """Add a ``cdrs_ingested`` batch to the roll-ups; False if this event id was applied before."""
@@ -39,7 +44,10 @@ class ReportingService:
         cdrs = data.get("cdrs") if isinstance(data, Mapping) else None
         if not isinstance(cdrs, list) or not all(isinstance(cdr, Mapping) for cdr in cdrs):
             raise InvalidArgument(f"event {event_id}: 'data.cdrs' must be a list of CDR objects")
-        applied = self.store.apply_batch(event_id, [dict(cdr) for cdr in cdrs])
+        if self.committer is not None:
+            applied = self.committer.submit(event_id, cdrs)
+        else:
+            applied = self.store.apply_batch(event_id, cdrs)
         if applied:  # a duplicate is logged by the store's consumer helper
             log.info("cdrs_ingested applied", extra={"fields": {"event_id": event_id, "cdrs": len(cdrs)}})
         return applied

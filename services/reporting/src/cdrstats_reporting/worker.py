@@ -1,5 +1,8 @@
 """nameko worker process: applies ``ingest.cdrs_ingested`` events to the roll-ups, beats a heartbeat.
 
+Events handled at the same time (nameko's max_workers, with as many prefetched) are applied
+in one transaction by a ``GroupCommitter``; each message is acknowledged after its commit.
+
 Run as ``python -m cdrstats_reporting.worker``. eventlet is patched before any other
 import, as nameko requires; import this module only in worker processes.
 """
@@ -21,6 +24,7 @@ from cdrstats_common.nameko_support import (  # noqa: E402
     run_worker,
 )
 from cdrstats_common.settings import load_or_exit  # noqa: E402
+from cdrstats_reporting.group_commit import GroupCommitter  # noqa: E402
 from cdrstats_reporting.service import ReportingService  # noqa: E402
 from cdrstats_reporting.settings import ReportingSettings  # noqa: E402
 from cdrstats_reporting.store import RollupStore, ZoneMismatch, open_store  # noqa: E402
@@ -33,10 +37,12 @@ class Reporting(DependencyProvider):
     """One store per worker process (its connection is lock-guarded), handed to every worker as a ReportingService."""
 
     store: RollupStore | None = None
+    committer: GroupCommitter | None = None
 
     def setup(self) -> None:
         settings = self.container.config[SETTINGS_KEY]
         self.store = open_store(settings.store_url, settings.time_zone)
+        self.committer = GroupCommitter(self.store.apply_batches)  # one per process: handlers share transactions
 
     def stop(self) -> None:
         if self.store is not None:
@@ -45,8 +51,8 @@ class Reporting(DependencyProvider):
             self.store = None
 
     def get_dependency(self, worker_ctx: Any) -> ReportingService:
-        assert self.store is not None, "store used before setup"
-        return ReportingService(self.store)
+        assert self.store is not None and self.committer is not None, "store used before setup"
+        return ReportingService(self.store, committer=self.committer)
 
 
 class ReportingWorker:

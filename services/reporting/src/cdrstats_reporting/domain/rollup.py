@@ -160,11 +160,11 @@ def aggregate_sums(cdrs: Iterable[Mapping[str, Any]], grid: TimeGrid) -> dict[Ro
 
 
 def cube_rows(
-    full: dict[RollupKey, list[int]], grid: TimeGrid
+    full: Mapping[tuple[Any, ...], list[int]], grid: TimeGrid
 ) -> dict[tuple[Cube, str], dict[tuple[Any, ...], list[int]]]:
     """Every (cube, grain) -> {(bucket_start_us, *dims): sums}, derived from the full hourly sums."""
     out: dict[tuple[Cube, str], dict[tuple[Any, ...], list[int]]] = {}
-    days = {hour: grid.day_start(hour) for hour in {key.hour_start_us for key in full}}
+    days = {hour: grid.day_start(hour) for hour in {key[0] for key in full}}
     for cube in CUBES:
         positions = [DIMENSIONS.index(dim) + 1 for dim in cube.dims]
         hourly: dict[tuple[Any, ...], list[int]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from cdrstats_common.metrics import Totals
@@ -14,14 +15,24 @@ class ZoneMismatch(RuntimeError):
 
 
 class RollupStore(Protocol):
-    def apply_batch(self, event_id: str, cdrs: list[dict[str, Any]], *, now_us: int = 0) -> bool:
+    def apply_batch(self, event_id: str, cdrs: Sequence[Mapping[str, Any]], *, now_us: int = 0) -> bool:
         """Add a batch of CDRs to every roll-up once per event id (one transaction); False for a duplicate event.
 
         The batch also ends the live calls with the same (switch_id, uuid).
         """
         ...
 
-    def apply_replayed(self, cdrs: list[dict[str, Any]]) -> None:
+    def apply_batches(
+        self, events: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], *, now_us: int = 0
+    ) -> list[bool]:
+        """``apply_batch`` for several events at once (the worker's group commit); one flag per event, in order.
+
+        SQLite applies them in one transaction with their CDRs summed together; an adapter without
+        multi-document transactions may apply them one by one.
+        """
+        ...
+
+    def apply_replayed(self, cdrs: Sequence[Mapping[str, Any]]) -> None:
         """Apply a ReplayCdrs batch (a rebuild) and raise the replay watermark to its last CDR id: later
         ``apply_batch`` calls skip CDRs at or below it (events queued while the worker was stopped)."""
         ...

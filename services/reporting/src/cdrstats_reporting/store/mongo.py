@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pymongo
@@ -27,15 +28,15 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from cdrstats_common import heartbeat
 from cdrstats_common.metrics import Totals
 from cdrstats_reporting.domain import concurrency as conc
-from cdrstats_reporting.domain import destinations, live
-from cdrstats_reporting.domain.destinations import OTHER, admit, batch_destinations
+from cdrstats_reporting.domain import destinations
+from cdrstats_reporting.domain.destinations import OTHER, admit
+from cdrstats_reporting.domain.digest import Group, digest
 from cdrstats_reporting.domain.rollup import (
     CUBES,
     GRAINS,
     SUM_FIELDS,
     Filters,
     RollupKey,
-    aggregate_sums,
     cube_for,
     cube_rows,
     totals_from,
@@ -105,32 +106,38 @@ class MongoRollupStore(MongoLiveCalls):
 
     # -- writes ---------------------------------------------------------------------------
 
-    def apply_batch(self, event_id: str, cdrs: list[dict[str, Any]], *, now_us: int = 0) -> bool:
+    def apply_batches(
+        self, events: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], *, now_us: int = 0
+    ) -> list[bool]:
+        """One by one: without multi-document transactions each event's documents carry its own id."""
+        return [self.apply_batch(event_id, cdrs, now_us=now_us) for event_id, cdrs in events]
+
+    def apply_batch(self, event_id: str, cdrs: Sequence[Mapping[str, Any]], *, now_us: int = 0) -> bool:
         watermark = self._meta.find_one({"_id": "replay_watermark"})
         if watermark is not None:
             cdrs = [cdr for cdr in cdrs if str(cdr.get("id") or "") > watermark["value"]]
         return self._apply(event_id, cdrs, now_us or time.time_ns() // 1000, None)
 
-    def apply_replayed(self, cdrs: list[dict[str, Any]]) -> None:
+    def apply_replayed(self, cdrs: Sequence[Mapping[str, Any]]) -> None:
         if cdrs:
             last = max(str(cdr.get("id") or "") for cdr in cdrs)
             self._apply(f"replay:{last}", cdrs, time.time_ns() // 1000, last)
 
-    def _apply(self, event_id: str, cdrs: list[dict[str, Any]], now_us: int, watermark: str | None) -> bool:
+    def _apply(self, event_id: str, cdrs: Sequence[Mapping[str, Any]], now_us: int, watermark: str | None) -> bool:
         if not event_id:
             raise ValueError("event has no id")
         if self._events.find_one({"_id": event_id}, {"_id": 1}) is not None:
             return False
-        for (cube, grain), rows in cube_rows(aggregate_sums(cdrs, self.grid), self.grid).items():
+        batch = digest(cdrs, self.grid, now_us)  # one pass, as the SQLite store
+        for (cube, grain), rows in cube_rows(batch.full, self.grid).items():
             updates = [
                 self._inc(event_id, dict(zip(("bucket_us", *cube.dims), key, strict=True)), values)
                 for key, values in rows.items()
             ]
             self._write(self._db[cube.table(grain)], updates)
-        self._add_destinations(event_id, cdrs)
-        self._add_points(event_id, cdrs)
-        keys, recent, ended_us = live.ended_by(cdrs, now_us)
-        self._end_calls(keys, recent, ended_us)
+        self._add_destinations(event_id, batch.destinations)
+        self._add_points(event_id, batch.points, batch.day_nets)
+        self._end_calls(batch.ended, batch.recent, batch.ended_us)
         try:
             self._events.insert_one({"_id": event_id, "cdrs": len(cdrs), "processed_at": time.time()})
         except DuplicateKeyError:
@@ -170,10 +177,10 @@ class MongoRollupStore(MongoLiveCalls):
             with contextlib.suppress(DuplicateKeyError):  # the document exists and already holds this event id
                 collection.update_one(query, update, upsert=True)
 
-    def _add_destinations(self, event_id: str, cdrs: list[dict[str, Any]]) -> None:
+    def _add_destinations(self, event_id: str, groups: dict[Group, dict[str, list[int]]]) -> None:
         collection = self._db["top_destinations"]
         updates: list[Update] = []
-        for (day, switch, code, kind), values in batch_destinations(cdrs, self.grid).items():
+        for (day, switch, code, kind), values in groups.items():
             group = {"day_us": day, "switch_id": switch, "accountcode": code, "kind": kind}
             tracked = {
                 doc["value"]
@@ -194,8 +201,9 @@ class MongoRollupStore(MongoLiveCalls):
                 )
         self._write(collection, updates)
 
-    def _add_points(self, event_id: str, cdrs: list[dict[str, Any]]) -> None:
-        points, day_nets = conc.batch_points(cdrs, self.grid)
+    def _add_points(
+        self, event_id: str, points: dict[tuple[str, str, int], conc.Points], day_nets: dict[tuple[str, str, int], int]
+    ) -> None:
         minute_updates: list[Update] = [
             (
                 {"switch_id": s, "accountcode": c, "minute_us": m, "applied_events": {"$ne": event_id}},

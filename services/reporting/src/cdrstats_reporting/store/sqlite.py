@@ -131,7 +131,8 @@ class SqliteRollupStore(SqliteStore):
         conn = self.conn
         with transaction(conn):
             row = conn.execute("SELECT value FROM meta WHERE name = 'replay_watermark'").fetchone()
-            applied, cdrs = [], []
+            applied: list[bool] = []
+            cdrs: list[Mapping[str, Any]] = []
             for event_id, batch in events:
                 if not conn.execute(_MARK, (event_id, time.time())).rowcount:
                     log.info("duplicate event ignored", extra={"fields": {"event_id": event_id}})

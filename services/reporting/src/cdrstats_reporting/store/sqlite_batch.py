@@ -73,7 +73,7 @@ def add_destinations(conn: sqlite3.Connection, groups: dict[Group, dict[str, lis
             "SELECT switch_id, accountcode, kind, tracked FROM top_cardinality WHERE day_us = ?", (day,)
         ):
             counts[(day, switch, code, kind)] = tracked
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for group, values in groups.items():
         count = counts.get(group, 0)
         if count + len(values) > cap:  # the cap may be crossed: admit tracked values, then most attempts first

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cdrstats_reporting.domain import concurrency as conc
-from cdrstats_reporting.domain import destinations
 from cdrstats_reporting.domain.destinations import OTHER
 from cdrstats_reporting.domain.live import MAX_LISTED, CallState
 from cdrstats_reporting.domain.rollup import Filters
@@ -50,30 +49,6 @@ TABLES = ["top_destinations", "top_cardinality", "conc_minutes", "conc_days", "l
 
 
 # -- top destinations ---------------------------------------------------------------------
-
-
-_KEY = "day_us = ?1 AND switch_id = ?2 AND accountcode = ?3 AND kind = ?4"
-_ADD = (
-    "ON CONFLICT(day_us, switch_id, accountcode, kind, value) DO UPDATE SET attempts = attempts + excluded.attempts, "
-    "answered = answered + excluded.answered, billsec_ms = billsec_ms + excluded.billsec_ms"
-)
-#: a value already tracked, or a new one while the day has room (the trigger counts it), else the day's OTHER row
-_ADMIT = (
-    "INSERT INTO top_destinations SELECT ?1, ?2, ?3, ?4, "
-    f"CASE WHEN EXISTS (SELECT 1 FROM top_destinations WHERE {_KEY} AND value = ?5) "
-    f"OR coalesce((SELECT tracked FROM top_cardinality WHERE {_KEY}), 0) < ?9 THEN ?5 ELSE '{OTHER}' END, "
-    "?6, ?7, ?8 WHERE true " + _ADD
-)
-
-
-def add_destinations(conn: sqlite3.Connection, batch: Mapping[tuple[int, str, str, str], dict[str, list[int]]]) -> None:
-    """Admission (see domain.destinations) in SQL: most attempts of the batch first, no reads into Python."""
-    rows = [
-        (*group, value, *sums, destinations.CAP)
-        for group, values in batch.items()
-        for value, sums in sorted(values.items(), key=lambda item: (-item[1][0], item[0]))
-    ]
-    conn.executemany(_ADMIT, rows)
 
 
 def _filter_sql(filters: Filters, allowed: tuple[str, ...]) -> tuple[str, list[Any]]:

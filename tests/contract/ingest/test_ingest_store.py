@@ -94,8 +94,15 @@ def test_relay_publishes_every_event_once_in_order(store: CdrStore, capture_publ
     store.add_call_state({"switch_id": "sw1", "uuid": "live-1", "event": "started", "time_us": 1})
     second = store.add_cdrs([make_cdr(uuid="b-1")])
     assert store.relay_outbox(capture_publisher) == 4
-    assert [key for key, _ in capture_publisher.sent] == ["cdrs_ingested", "cdrs_ingested", "call_state", "cdrs_ingested"]
-    published = [c["id"] for key, body in capture_publisher.sent if key == "cdrs_ingested" for c in body["data"]["cdrs"]]
+    assert [key for key, _ in capture_publisher.sent] == [
+        "cdrs_ingested",
+        "cdrs_ingested",
+        "call_state",
+        "cdrs_ingested",
+    ]
+    published = [
+        c["id"] for key, body in capture_publisher.sent if key == "cdrs_ingested" for c in body["data"]["cdrs"]
+    ]
     assert published == first.ids + second.ids
     assert capture_publisher.sent[2][1]["data"]["uuid"] == "live-1"
     assert capture_publisher.sent[2][1]["schema"] == "cdrstats.call_state.v1"

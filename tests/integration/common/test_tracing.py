@@ -93,7 +93,9 @@ def test_one_posted_cdr_is_one_trace_through_ingest_amqp_and_reporting(
         ),
         ServiceProcess("cdrstats_ingest.worker", env, str(tmp_path / "iw.log")),
         ServiceProcess(
-            "cdrstats_reporting.worker", {**env, "CDRSTATS_GRPC_LISTEN": f"127.0.0.1:{free_port()}"}, str(tmp_path / "rw.log")
+            "cdrstats_reporting.worker",
+            {**env, "CDRSTATS_GRPC_LISTEN": f"127.0.0.1:{free_port()}"},
+            str(tmp_path / "rw.log"),
         ),
     ]
     try:

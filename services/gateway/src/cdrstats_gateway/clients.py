@@ -166,9 +166,7 @@ class ServiceClients(IngestAdminClient):
         reply = await self._call("ingest", lambda: self.ingest.GetCdr(request, timeout=CALL_TIMEOUT_S))
         return cdr_rpc.cdr_from_proto(reply)
 
-    async def export_cdrs(
-        self, scope: Scope, filters: CdrFilters, limit: int
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    async def export_cdrs(self, scope: Scope, filters: CdrFilters, limit: int) -> AsyncIterator[list[dict[str, Any]]]:
         """Batches as ingest streams them: no deadline (an export may be large), one batch in memory."""
         call = self.ingest.ExportCdrs(cdr_rpc.export_request(scope, filters, limit))
         try:

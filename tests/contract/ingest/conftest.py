@@ -9,10 +9,10 @@ the queued event envelopes of a store, oldest first), ``capture_publisher`` (rec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,21 +20,12 @@ import mongomock
 import pymongo
 import pytest
 
+from cdrstats_common.testing import MONGODB_URI_VARIABLE, patch_mongomock_bulk_write, real_mongodb_database
 from cdrstats_ingest.store import CdrStore, open_store
 from cdrstats_ingest.store.mongo import MongoCdrStore
 
 StoreFactory = Callable[[], CdrStore]
 KINDS = ["sqlite", "mongomock", "mongodb"]
-
-
-def _mongomock_bulk_shim(monkeypatch: pytest.MonkeyPatch) -> None:
-    """STACK.md pitfall 8: pymongo >= 4.11 passes ``sort`` to mongomock's bulk builder, which does not take it."""
-    original = mongomock.collection.BulkOperationBuilder.add_update
-
-    def add_update(self: Any, *args: Any, sort: Any = None, **kwargs: Any) -> Any:
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(mongomock.collection.BulkOperationBuilder, "add_update", add_update)
 
 
 def _mongomock_fast_unique_shim(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,7 +62,7 @@ def _mongomock_fast_unique_shim(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(params=KINDS)
 def store_kind(request: pytest.FixtureRequest) -> str:
     kind = str(request.param)
-    if kind == "mongodb" and not os.environ.get("CDRSTATS_TEST_MONGODB_URI"):
+    if kind == "mongodb" and not os.environ.get(MONGODB_URI_VARIABLE):
         pytest.skip("CDRSTATS_TEST_MONGODB_URI not set: no real MongoDB server to test against")
     return kind
 
@@ -90,7 +81,7 @@ def store_factory(store_kind: str, tmp_path: pathlib.Path, monkeypatch: pytest.M
             return store
 
     elif store_kind == "mongomock":
-        _mongomock_bulk_shim(monkeypatch)
+        patch_mongomock_bulk_write(monkeypatch)
         _mongomock_fast_unique_shim(monkeypatch)
         database = mongomock.MongoClient()["cdrstats_ingest_test"]
 
@@ -100,13 +91,12 @@ def store_factory(store_kind: str, tmp_path: pathlib.Path, monkeypatch: pytest.M
             return store
 
     else:
-        uri = os.environ["CDRSTATS_TEST_MONGODB_URI"]
-        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
-        name = f"cdrstats_ingest_test_{uuid.uuid4().hex[:8]}"
-        cleanup.append(lambda: (client.drop_database(name), client.close()))
+        real = contextlib.ExitStack()
+        cleanup.append(real.close)
+        real_database = real.enter_context(real_mongodb_database("cdrstats_ingest_test"))
 
         def factory() -> CdrStore:
-            store = MongoCdrStore(client[name])
+            store = MongoCdrStore(real_database)
             opened.append(store)
             return store
 

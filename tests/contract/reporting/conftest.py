@@ -5,36 +5,25 @@ Set CDRSTATS_TEST_MONGODB_URI (e.g. mongodb://127.0.0.1:27017) to run the suites
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
-import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import mongomock
-import pymongo
 import pytest
 
+from cdrstats_common.testing import MONGODB_URI_VARIABLE, patch_mongomock_bulk_write, real_mongodb_database
 from cdrstats_reporting.store import RollupStore, open_store
 from cdrstats_reporting.store.mongo import MongoRollupStore
 
 StoreFactory = Callable[..., RollupStore]
 
 
-def mongomock_bulk_shim(monkeypatch: pytest.MonkeyPatch) -> None:
-    """STACK.md pitfall 8: pymongo >= 4.11 passes ``sort`` to mongomock's bulk builder, which does not take it."""
-    original = mongomock.collection.BulkOperationBuilder.add_update
-
-    def add_update(self: Any, *args: Any, sort: Any = None, **kwargs: Any) -> Any:
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(mongomock.collection.BulkOperationBuilder, "add_update", add_update)
-
-
 @pytest.fixture
 def mongomock_bulk_write(monkeypatch: pytest.MonkeyPatch) -> None:
     """mongomock with the bulk_write shim, for tests that build a MongoRollupStore themselves."""
-    mongomock_bulk_shim(monkeypatch)
+    patch_mongomock_bulk_write(monkeypatch)
 
 
 @pytest.fixture(params=["sqlite", "mongomock", "mongodb"])
@@ -53,7 +42,7 @@ def store_factory(
             return store
 
     elif request.param == "mongomock":
-        mongomock_bulk_shim(monkeypatch)
+        patch_mongomock_bulk_write(monkeypatch)
         database = mongomock.MongoClient()["cdrstats_reporting_test"]
 
         def factory(time_zone: str = "UTC") -> RollupStore:
@@ -62,15 +51,14 @@ def store_factory(
             return store
 
     else:
-        uri = os.environ.get("CDRSTATS_TEST_MONGODB_URI")
-        if not uri:
-            pytest.skip("CDRSTATS_TEST_MONGODB_URI not set: no real MongoDB server to test against")
-        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
-        name = f"cdrstats_reporting_test_{uuid.uuid4().hex[:8]}"
-        cleanup.append(lambda: (client.drop_database(name), client.close()))
+        if not os.environ.get(MONGODB_URI_VARIABLE):
+            pytest.skip(f"{MONGODB_URI_VARIABLE} not set: no real MongoDB server to test against")
+        real = contextlib.ExitStack()
+        cleanup.append(real.close)
+        real_database = real.enter_context(real_mongodb_database("cdrstats_reporting_test"))
 
         def factory(time_zone: str = "UTC") -> RollupStore:
-            store = MongoRollupStore(client[name], time_zone=time_zone)
+            store = MongoRollupStore(real_database, time_zone=time_zone)
             opened.append(store)
             return store
 

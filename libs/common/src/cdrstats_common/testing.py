@@ -1,12 +1,14 @@
-"""Test helpers shared by the services' tests: RabbitMQ vhosts and free ports."""
+"""Test helpers shared by the services' tests: RabbitMQ vhosts, free ports, processes, MongoDB."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 AMQP_HOST = "127.0.0.1:5672"
 
@@ -86,3 +88,36 @@ def wait_for(predicate: object, timeout_s: float = 20.0, interval_s: float = 0.1
             last_error = exc
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what} (last error: {last_error!r})")
+
+
+# -- MongoDB in tests: mongomock here, a real server when CDRSTATS_TEST_MONGODB_URI is set ---------------
+
+MONGODB_URI_VARIABLE = "CDRSTATS_TEST_MONGODB_URI"
+
+
+def patch_mongomock_bulk_write(monkeypatch: Any) -> None:
+    """STACK.md pitfall 8: pymongo >= 4.11 passes ``sort`` to mongomock's bulk builder, which does not take it."""
+    from mongomock.collection import BulkOperationBuilder
+
+    original = BulkOperationBuilder.add_update
+
+    def add_update(self: Any, *args: Any, sort: Any = None, **kwargs: Any) -> Any:
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BulkOperationBuilder, "add_update", add_update)
+
+
+@contextlib.contextmanager
+def real_mongodb_database(prefix: str) -> Iterator[Any]:
+    """A fresh database on the server of CDRSTATS_TEST_MONGODB_URI, dropped afterwards."""
+    import pymongo
+
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        os.environ[MONGODB_URI_VARIABLE], serverSelectionTimeoutMS=5000
+    )
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    try:
+        yield client[name]
+    finally:
+        client.drop_database(name)
+        client.close()

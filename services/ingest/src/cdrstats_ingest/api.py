@@ -20,6 +20,7 @@ from cdrstats_common.settings import load_or_exit
 from cdrstats_ingest import convert
 from cdrstats_ingest.domain.errors import NotFound, UnknownSwitch
 from cdrstats_ingest.domain.query import InvalidQuery, PermissionDenied
+from cdrstats_ingest.grpc_errors import abort
 from cdrstats_ingest.http_receiver import create_receiver_app
 from cdrstats_ingest.imports_api import ImportsServicerMixin
 from cdrstats_ingest.query import CdrQueries
@@ -148,8 +149,7 @@ class IngestServicer(ImportsServicerMixin, SwitchesServicerMixin, ingest_pb2_grp
 async def _abort_query(context: grpc.aio.ServicerContext, exc: InvalidQuery | PermissionDenied) -> NoReturn:
     """The query errors' one mapping to gRPC status: the message names the request field."""
     code = grpc.StatusCode.PERMISSION_DENIED if isinstance(exc, PermissionDenied) else grpc.StatusCode.INVALID_ARGUMENT
-    await context.abort(code, str(exc))
-    raise AssertionError("unreachable: abort raises")
+    await abort(context, code, str(exc))
 
 
 async def _proto_batches(batches: Iterator[list[dict[str, Any]]]) -> AsyncIterator[cdr_pb2.CdrBatch]:

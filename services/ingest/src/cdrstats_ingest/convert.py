@@ -8,8 +8,10 @@ from typing import Any
 from cdrstats.cdr.v1 import cdr_pb2
 from cdrstats.ingest.v1 import ingest_pb2
 from cdrstats_ingest.domain import query
+from cdrstats_ingest.domain.files.generic_csv import MappingProfile
 from cdrstats_ingest.domain.switch import ConnectorSettings, DirectionRule, SwitchConfig, redact_dsn
-from cdrstats_ingest.store.interface import ConnectorState
+from cdrstats_ingest.imports import ImportOutcome
+from cdrstats_ingest.store.interface import ConnectorState, StoredReject
 
 
 def switch_to_proto(config: SwitchConfig, *, has_password: bool = False) -> ingest_pb2.Switch:
@@ -129,4 +131,57 @@ def connector_status_to_proto(state: ConnectorState) -> ingest_pb2.ConnectorStat
         last_rejected=state.last_rejected,
         total_accepted=state.total_accepted,
         watermark_json=json.dumps(state.watermark, sort_keys=True, default=str),
+    )
+
+
+def profile_from_proto(message: ingest_pb2.MappingProfile) -> MappingProfile:
+    return MappingProfile(
+        name=message.name,
+        has_header=message.has_header,
+        delimiter=message.delimiter or ",",
+        date_format=message.date_format,
+        time_zone=message.time_zone,
+        duration_unit=message.duration_unit or "s",
+        columns=tuple((c.field, c.column) for c in message.columns),
+    )
+
+
+def profile_to_proto(profile: MappingProfile) -> ingest_pb2.MappingProfile:
+    return ingest_pb2.MappingProfile(
+        name=profile.name,
+        has_header=profile.has_header,
+        delimiter=profile.delimiter,
+        date_format=profile.date_format,
+        time_zone=profile.time_zone,
+        duration_unit=profile.duration_unit,
+        columns=[ingest_pb2.ColumnMapping(field=f, column=c) for f, c in profile.columns],
+    )
+
+
+def reject_to_proto(reject: StoredReject) -> ingest_pb2.Reject:
+    r = reject.record
+    return ingest_pb2.Reject(
+        id=reject.id,
+        switch_id=r.switch_id,
+        source=r.source,
+        reason=r.reason,
+        raw=r.raw,
+        location=r.location,
+        received_time_us=reject.received_time_us,
+        status=reject.status,
+    )
+
+
+def result_to_proto(outcome: ImportOutcome) -> ingest_pb2.ImportResult:
+    job = outcome.job
+    return ingest_pb2.ImportResult(
+        job_id=job.id,
+        lines=job.lines,
+        accepted=job.accepted,
+        duplicates=job.duplicates,
+        rejected=job.rejected,
+        rejects=[
+            ingest_pb2.RecordResult(index=r.index, status=r.status, reason=r.reason, reject_id=r.reject_id)
+            for r in outcome.rejects
+        ],
     )

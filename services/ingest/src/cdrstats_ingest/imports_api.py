@@ -11,13 +11,14 @@ import functools
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import grpc
 
 from cdrstats.ingest.v1 import ingest_pb2
+from cdrstats_ingest import convert
 from cdrstats_ingest.domain.errors import InvalidCdr, NotFound, UnknownSwitch
-from cdrstats_ingest.domain.files.generic_csv import MappingProfile
+from cdrstats_ingest.grpc_errors import abort
 from cdrstats_ingest.imports import FileImports, ImportOutcome, make_format
 from cdrstats_ingest.service import IngestService
 from cdrstats_ingest.store.interface import StoredReject
@@ -30,59 +31,6 @@ _END = b""
 
 class ClientGone(Exception):
     """The client's stream ended with an error before the file was complete."""
-
-
-def profile_from_proto(message: ingest_pb2.MappingProfile) -> MappingProfile:
-    return MappingProfile(
-        name=message.name,
-        has_header=message.has_header,
-        delimiter=message.delimiter or ",",
-        date_format=message.date_format,
-        time_zone=message.time_zone,
-        duration_unit=message.duration_unit or "s",
-        columns=tuple((c.field, c.column) for c in message.columns),
-    )
-
-
-def profile_to_proto(profile: MappingProfile) -> ingest_pb2.MappingProfile:
-    return ingest_pb2.MappingProfile(
-        name=profile.name,
-        has_header=profile.has_header,
-        delimiter=profile.delimiter,
-        date_format=profile.date_format,
-        time_zone=profile.time_zone,
-        duration_unit=profile.duration_unit,
-        columns=[ingest_pb2.ColumnMapping(field=f, column=c) for f, c in profile.columns],
-    )
-
-
-def reject_to_proto(reject: StoredReject) -> ingest_pb2.Reject:
-    r = reject.record
-    return ingest_pb2.Reject(
-        id=reject.id,
-        switch_id=r.switch_id,
-        source=r.source,
-        reason=r.reason,
-        raw=r.raw,
-        location=r.location,
-        received_time_us=reject.received_time_us,
-        status=reject.status,
-    )
-
-
-def result_to_proto(outcome: ImportOutcome) -> ingest_pb2.ImportResult:
-    job = outcome.job
-    return ingest_pb2.ImportResult(
-        job_id=job.id,
-        lines=job.lines,
-        accepted=job.accepted,
-        duplicates=job.duplicates,
-        rejected=job.rejected,
-        rejects=[
-            ingest_pb2.RecordResult(index=r.index, status=r.status, reason=r.reason, reject_id=r.reject_id)
-            for r in outcome.rejects
-        ],
-    )
 
 
 class _ChunkPipe:
@@ -124,15 +72,15 @@ class ImportsServicerMixin:
     ) -> ingest_pb2.ImportResult:
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("part") != "header":
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the first message must be the ImportHeader")
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the first message must be the ImportHeader")
         header = first.header
         try:
             switch = await asyncio.to_thread(self.service.switch, header.switch_id)
             fmt = await asyncio.to_thread(self._format_for, header)
         except UnknownSwitch as exc:
-            await _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
         except (InvalidCdr, NotFound) as exc:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         pipe = _ChunkPipe()
 
         def run() -> ImportOutcome:
@@ -155,8 +103,8 @@ class ImportsServicerMixin:
         try:
             outcome = await task
         except InvalidCdr as exc:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        return result_to_proto(outcome)
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return convert.result_to_proto(outcome)
 
     def _format_for(self, header: ingest_pb2.ImportHeader) -> Any:
         mapping = None
@@ -164,23 +112,23 @@ class ImportsServicerMixin:
             if header.mapping_profile:
                 mapping = self.imports.profile(header.mapping_profile)
             elif header.HasField("mapping"):
-                mapping = profile_from_proto(header.mapping)
+                mapping = convert.profile_from_proto(header.mapping)
         return make_format(header.format or "freeswitch_csv", mapping)
 
     async def SaveMappingProfile(
         self, request: ingest_pb2.MappingProfile, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.MappingProfile:
         try:
-            saved = await asyncio.to_thread(self.imports.save_profile, profile_from_proto(request))
+            saved = await asyncio.to_thread(self.imports.save_profile, convert.profile_from_proto(request))
         except InvalidCdr as exc:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        return profile_to_proto(saved)
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return convert.profile_to_proto(saved)
 
     async def ListMappingProfiles(
         self, request: ingest_pb2.ListMappingProfilesRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.ListMappingProfilesResponse:
         profiles = await asyncio.to_thread(self.imports.list_profiles)
-        return ingest_pb2.ListMappingProfilesResponse(profiles=[profile_to_proto(p) for p in profiles])
+        return ingest_pb2.ListMappingProfilesResponse(profiles=[convert.profile_to_proto(p) for p in profiles])
 
     async def DeleteMappingProfile(
         self, request: ingest_pb2.DeleteMappingProfileRequest, context: grpc.aio.ServicerContext
@@ -188,14 +136,14 @@ class ImportsServicerMixin:
         try:
             await asyncio.to_thread(self.imports.delete_profile, request.name)
         except NotFound as exc:
-            await _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
         return ingest_pb2.DeleteMappingProfileResponse()
 
     async def ListRejects(
         self, request: ingest_pb2.ListRejectsRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.ListRejectsResponse:
         if not request.scope.admin:
-            await _abort(context, grpc.StatusCode.PERMISSION_DENIED, "rejects are for admins only")
+            await abort(context, grpc.StatusCode.PERMISSION_DENIED, "rejects are for admins only")
         size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
         store = self.service.store
 
@@ -212,23 +160,18 @@ class ImportsServicerMixin:
         more = len(found) > size
         found = found[:size]
         return ingest_pb2.ListRejectsResponse(
-            rejects=[reject_to_proto(r) for r in found], next_cursor=found[-1].id if more else "", total=total
+            rejects=[convert.reject_to_proto(r) for r in found], next_cursor=found[-1].id if more else "", total=total
         )
 
     async def RetryReject(
         self, request: ingest_pb2.RetryRejectRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.RecordResult:
         if not request.scope.admin:
-            await _abort(context, grpc.StatusCode.PERMISSION_DENIED, "rejects are for admins only")
+            await abort(context, grpc.StatusCode.PERMISSION_DENIED, "rejects are for admins only")
         try:
             result = await asyncio.to_thread(self.imports.retry_reject, request.id, request.raw)
         except (NotFound, UnknownSwitch) as exc:
-            await _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
         return ingest_pb2.RecordResult(
             index=result.index, status=result.status, reason=result.reason, id=result.id, reject_id=result.reject_id
         )
-
-
-async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
-    await context.abort(code, message)
-    raise AssertionError("unreachable: abort raises")

@@ -7,7 +7,6 @@ field), UnknownSwitch → NOT_FOUND. Passwords never leave: the proto only says 
 from __future__ import annotations
 
 import asyncio
-from typing import NoReturn
 
 import grpc
 
@@ -16,6 +15,7 @@ from cdrstats_ingest import convert
 from cdrstats_ingest.domain import snippets
 from cdrstats_ingest.domain.errors import BadCredentials, InvalidCdr, UnknownSwitch
 from cdrstats_ingest.domain.switch_rules import InvalidSwitch
+from cdrstats_ingest.grpc_errors import abort
 from cdrstats_ingest.service import IngestService
 from cdrstats_ingest.store import StoredSwitch
 
@@ -24,11 +24,6 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8081"
 
 def _to_proto(stored: StoredSwitch) -> ingest_pb2.Switch:
     return convert.switch_to_proto(stored.config, has_password=bool(stored.password_hash))
-
-
-async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
-    await context.abort(code, message)
-    raise AssertionError("unreachable: abort raises")
 
 
 class SwitchesServicerMixin:
@@ -41,7 +36,7 @@ class SwitchesServicerMixin:
         try:
             config = await asyncio.to_thread(self.service.authenticate, request.username, request.password)
         except (UnknownSwitch, BadCredentials) as exc:
-            await _abort(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            await abort(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))
         return convert.switch_to_proto(config, has_password=True)
 
     async def UpsertSwitch(
@@ -52,9 +47,9 @@ class SwitchesServicerMixin:
             saved = await asyncio.to_thread(self.service.upsert_switch, config, request.password)
             stored = await asyncio.to_thread(self.service.get_switch, saved.id)
         except (InvalidSwitch, InvalidCdr) as exc:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except UnknownSwitch as exc:  # deleted by someone else in between
-            await _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
         return _to_proto(stored)
 
     async def GetSwitch(
@@ -63,7 +58,7 @@ class SwitchesServicerMixin:
         try:
             stored = await asyncio.to_thread(self.service.get_switch, request.id)
         except UnknownSwitch as exc:
-            await _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
         return _to_proto(stored)
 
     async def ListSwitches(
@@ -78,7 +73,7 @@ class SwitchesServicerMixin:
         try:
             await asyncio.to_thread(self.service.delete_switch, request.id)
         except UnknownSwitch as exc:
-            await _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
         return ingest_pb2.DeleteSwitchResponse()
 
     async def GetSwitchSetup(
@@ -87,7 +82,7 @@ class SwitchesServicerMixin:
         try:
             stored = await asyncio.to_thread(self.service.get_switch, request.id)
         except UnknownSwitch as exc:
-            await _abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
+            await abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
         setup = snippets.switch_setup(stored.config, self.public_url)
         return ingest_pb2.SwitchSetup(
             ingest_url=setup.ingest_url,

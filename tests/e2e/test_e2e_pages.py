@@ -13,60 +13,13 @@ from __future__ import annotations
 import csv
 import pathlib
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_e2e_slice import CHROMIUM, Product
+from e2e_testkit import LAPTOP, PHONE, Product, logged_in
 
 pytestmark = pytest.mark.e2e
-LAPTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
 REPORTS = ("daily", "overview", "monthly", "hourly", "countries", "concurrent", "destinations", "hangup-causes")
-
-
-@pytest.fixture(scope="module")
-def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
-    from cdrstats_common.testing import rabbitmq_vhost
-
-    with rabbitmq_vhost("cdrstats-e2e-pages") as amqp_url:
-        running = Product(tmp_path_factory.mktemp("e2e-pages"), amqp_url)
-        running.start()
-        yield running
-        if running.process is not None:
-            running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield launched
-        launched.close()
-
-
-def logged_in(browser: Any, product: Product, viewport: dict[str, int], errors: list[str]) -> Any:
-    context = browser.new_context(viewport=viewport, accept_downloads=True)
-    page = context.new_page()
-    page.on(
-        "console",
-        lambda message: errors.append(f"{page.url}: {message.text} {message.location}")
-        if message.type == "error"
-        else None,
-    )
-    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error.stack or error}"))
-    page.goto(f"{product.url}/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", product.secrets["admin_password"])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/dashboard**")
-    return page
 
 
 def shot(page: Any, output_dir: pathlib.Path, name: str, viewport: str) -> None:

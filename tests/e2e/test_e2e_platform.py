@@ -13,12 +13,10 @@ import base64
 import json
 import pathlib
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_e2e_pages import LAPTOP, PHONE, logged_in
-from test_e2e_slice import CHROMIUM, Product
+from e2e_testkit import LAPTOP, PHONE, Product, logged_in
 
 pytestmark = pytest.mark.e2e
 LINE = (
@@ -26,30 +24,6 @@ LINE = (
     '"SIP/1001,30","2024-03-05 14:02:11","2024-03-05 14:02:15","2024-03-05 14:03:16",65,61,"ANSWERED",'
     '"DOCUMENTATION","e2e-{n}",""'
 )
-
-
-@pytest.fixture(scope="module")
-def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
-    from cdrstats_common.testing import rabbitmq_vhost
-
-    with rabbitmq_vhost("cdrstats-e2e-platform") as amqp_url:
-        running = Product(tmp_path_factory.mktemp("e2e-platform"), amqp_url)
-        running.start()
-        yield running
-        if running.process is not None:
-            running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield launched
-        launched.close()
 
 
 def api_as(product: Product, username: str, password: str, path: str) -> Any:

@@ -8,119 +8,16 @@ Chromium within 5 seconds; stops with SIGINT and starts again on the same data.
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import pathlib
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
-import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from e2e_testkit import CHROMIUM, Product
 
-from cdrstats_cli import demo
-from cdrstats_common.cdr import new_cdr
-from cdrstats_common.testing import free_port, wait_for
+from cdrstats_common.testing import wait_for
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
 FRESHNESS_LIMIT_S = 5.0
-
-
-class Product:
-    def __init__(self, data_dir: pathlib.Path, amqp_url: str) -> None:
-        self.data_dir = data_dir
-        self.http_port = free_port()
-        self.ingest_port = free_port()
-        grpc_base = free_port()
-        while any(_busy(grpc_base + i) for i in range(4)):
-            grpc_base = free_port()
-        self.env = {
-            **os.environ,
-            "CDRSTATS_DATA_DIR": str(data_dir),
-            "CDRSTATS_HTTP_PORT": str(self.http_port),
-            "CDRSTATS_INGEST_HTTP_PORT": str(self.ingest_port),
-            "CDRSTATS_GRPC_PORT_BASE": str(grpc_base),
-            "AMQP_URL": amqp_url,
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.env.pop("CDRSTATS_ADMIN_PASSWORD", None)
-        self.env.pop("CDRSTATS_DEMO_SWITCH_KEY", None)
-        self.process: subprocess.Popen[bytes] | None = None
-        self.url = f"http://127.0.0.1:{self.http_port}"
-
-    def start(self) -> float:
-        started = time.monotonic()
-        log = open(self.data_dir / "run-stdout.log", "ab")  # noqa: SIM115 - the child's output
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cdrstats_cli.main", "run"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        wait_for(self.healthy, timeout_s=300, interval_s=0.5, what="gateway /healthz 200 after the demo load")
-        return time.monotonic() - started
-
-    def healthy(self) -> bool:
-        assert self.process is not None and self.process.poll() is None, self.output()
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=3) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(timeout=60)
-        self.process = None
-        return code
-
-    def output(self) -> str:
-        return (self.data_dir / "run-stdout.log").read_text(errors="replace")[-4000:]
-
-    @property
-    def secrets(self) -> dict[str, str]:
-        return json.loads((self.data_dir / "secrets.json").read_text())
-
-    def api(self, path: str) -> dict[str, Any]:
-        auth = base64.b64encode(f"admin:{self.secrets['admin_password']}".encode()).decode()
-        request = urllib.request.Request(f"{self.url}{path}", headers={"Authorization": f"Basic {auth}"})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read())
-
-    def post_cdr(self) -> str:
-        now_us = int(time.time() * 1_000_000)
-        cdr = new_cdr(
-            switch_id="demo",
-            uuid=str(uuid.uuid4()),
-            call_id=f"{uuid.uuid4().hex}@10.0.0.5",
-            direction="outbound",
-            caller_id_number="+14155550100",
-            caller_id_name="E2E",
-            destination_number="+442071838750",
-            accountcode="acme",
-            start_time_us=now_us - 65_000_000,
-            answer_time_us=now_us - 62_000_000,
-            end_time_us=now_us - 2_000_000,
-            duration_ms=63_000,
-            billsec_ms=60_000,
-            pdd_ms=2_500,
-            hangup_cause=16,
-            sip_code=200,
-            read_codec="PCMA",
-            write_codec="PCMA",
-        )
-        status = demo.post_freeswitch_json(
-            f"http://127.0.0.1:{self.ingest_port}",
-            "demo",
-            self.secrets["demo_switch_key"],
-            demo.freeswitch_json_document(cdr),
-        )
-        assert status == 200
-        return str(cdr["uuid"])
 
 
 def clear_of_hour_boundary(margin_s: float = 12.0) -> None:
@@ -128,26 +25,6 @@ def clear_of_hour_boundary(margin_s: float = 12.0) -> None:
     to_next_hour = 3600 - time.time() % 3600
     if to_next_hour < margin_s:
         time.sleep(to_next_hour + 2)
-
-
-def _busy(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@pytest.fixture(scope="module")
-def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
-    from cdrstats_common.testing import rabbitmq_vhost
-
-    with rabbitmq_vhost("cdrstats-e2e") as amqp_url:
-        running = Product(tmp_path_factory.mktemp("e2e-data"), amqp_url)
-        startup_s = running.start()
-        print(f"\nstartup with demo load: {startup_s:.1f} s")
-        yield running
-        if running.process is not None:
-            running.stop()
 
 
 def test_post_is_counted_on_the_api_within_5_seconds(product: Product) -> None:

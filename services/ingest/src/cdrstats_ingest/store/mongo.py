@@ -66,8 +66,8 @@ class MongoCdrStore(MongoImportsMixin, MongoConnectorsMixin, MongoSearchMixin):
         asc = pymongo.ASCENDING
         # identity; also the shard key a cluster needs to keep it unique (docs/ingest.md, "Sharding")
         self.cdrs.create_index([("switch_id", asc), ("uuid", asc)], unique=True, name="identity")
-        self.cdrs.create_index([("switch_id", asc), ("start_time_us", asc)], name="switch_start")
-        self.cdrs.create_index([("start_time_us", asc)], name="start")
+        # time-ordered indexes come from migrate_search: (start_time_us, _id) and (switch_id, start_time_us, _id)
+        # cover what plain start / switch+start indexes would, without a second write per insert
         # sparse: switches without a user (pull only) aren't indexed, so they don't collide on ""
         self.switches.create_index("username", unique=True, sparse=True, name="username")
         self.outbox.migrate()

@@ -18,7 +18,7 @@ from cdrstats_ingest.domain.query import SORT_KEYS, CdrSearch, Position, SearchP
 from cdrstats_ingest.store.mongo_codec import CDRS, doc_to_cdr
 
 _ASC, _DESC = pymongo.ASCENDING, pymongo.DESCENDING
-#: (name, keys) of the search indexes; the store's own (switch_id, uuid) and (switch_id, start_time_us) stay
+#: (name, keys) of the search indexes; besides them the store keeps only its unique (switch_id, uuid)
 INDEXES: list[tuple[str, list[tuple[str, int]]]] = [
     ("search_start", [("start_time_us", _ASC), ("_id", _ASC)]),
     ("search_switch_start", [("switch_id", _ASC), ("start_time_us", _ASC), ("_id", _ASC)]),

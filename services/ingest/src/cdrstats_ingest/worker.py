@@ -15,6 +15,7 @@ from nameko.timer import timer  # noqa: E402
 
 from cdrstats_common.events import EventPublisher  # noqa: E402
 from cdrstats_common.nameko_support import SETTINGS_KEY, run_worker  # noqa: E402
+from cdrstats_common.relay import Relay  # noqa: E402
 from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_common.tpool import call_blocking  # noqa: E402
 from cdrstats_ingest.connectors.scheduler import ConnectorScheduler  # noqa: E402
@@ -22,33 +23,6 @@ from cdrstats_ingest.settings import IngestSettings  # noqa: E402
 from cdrstats_ingest.store import CdrStore, open_store  # noqa: E402
 
 log = logging.getLogger(__name__)
-
-
-class Relay:
-    """The worker's store and publisher; one relay pass at a time."""
-
-    def __init__(self, store: CdrStore, publisher: EventPublisher) -> None:
-        self.store = store
-        self.publisher = publisher
-        self.lock = threading.Lock()
-        self.failing = False
-
-    def run_once(self) -> int:
-        if not self.lock.acquire(blocking=False):
-            return 0
-        try:
-            sent = self.store.relay_outbox(self.publisher)
-            if self.failing:
-                log.info("outbox relay recovered")
-                self.failing = False
-            return sent
-        except Exception as exc:  # noqa: BLE001 - the broker may be down; events wait in the outbox
-            if not self.failing:
-                log.warning("outbox relay failed; events wait in the outbox", extra={"fields": {"error": repr(exc)}})
-                self.failing = True
-            return 0
-        finally:
-            self.lock.release()
 
 
 class RelayProvider(DependencyProvider):
@@ -60,7 +34,7 @@ class RelayProvider(DependencyProvider):
         self.relay.publisher.close()
         self.relay.store.close()
 
-    def get_dependency(self, worker_ctx: Any) -> Relay:
+    def get_dependency(self, worker_ctx: Any) -> Relay[CdrStore]:
         return self.relay
 
 
@@ -108,7 +82,7 @@ RELAY_INTERVAL_S = 0.1
 
 class IngestWorker:
     name = "ingest"
-    relay: Relay = RelayProvider()
+    relay: Relay[CdrStore] = RelayProvider()
     connectors: Connectors = ConnectorsProvider()
 
     @timer(interval=RELAY_INTERVAL_S)

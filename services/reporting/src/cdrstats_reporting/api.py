@@ -156,7 +156,7 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                 query = convert.ingest_pb2.CdrQuery(
                     destination_prefixes=[r.destination_prefix], countries=list(r.countries)
                 )
-            return self.queries.metric(filters, r.metric, r.start_us, r.end_us, query)
+            return self.queries.metric(filters, r.metric, r.start_us, r.end_us, query, r.hangup_cause)
 
         return convert.metric(await _call(context, run))
 

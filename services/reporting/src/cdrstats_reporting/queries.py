@@ -23,7 +23,7 @@ from cdrstats_reporting.domain.reports import (
     ranked,
 )
 from cdrstats_reporting.domain.rollup import Filters
-from cdrstats_reporting.domain.timegrid import MINUTE_US, TimeGrid
+from cdrstats_reporting.domain.timegrid import HOUR_US, MINUTE_US, TimeGrid
 from cdrstats_reporting.scope import CdrSearch, scoped_accountcodes, selection
 from cdrstats_reporting.store.base import RollupStore
 
@@ -237,38 +237,80 @@ class ReportQueries:
 
     # -- 10. metric query -----------------------------------------------------------------
 
-    def metric(self, filters: Filters, metric: str, start_us: int, end_us: int, search_query: Any = None) -> Report:
+    def metric(
+        self,
+        filters: Filters,
+        metric: str,
+        start_us: int,
+        end_us: int,
+        search_query: Any = None,
+        hangup_cause: int = 0,
+    ) -> Report:
         if end_us <= start_us:
             raise InvalidArgument("end_us: must be after start_us")
         hours = (end_us - start_us) / 3.6e9
         report = Report(self.grid.zone_name, extra={"metric": metric})
         if metric == "concurrent_peak":
-            first, last = self.grid.day_start(start_us), self.grid.day_start(end_us - 1)
-            best = 0
-            day = first
-            while day <= last:
-                nxt = self.grid.day_start(day + 26 * 3_600_000_000)
-                for offset, peak in enumerate(self.peaks(filters, day, nxt)):
-                    if start_us < day + (offset + 1) * MINUTE_US and day + offset * MINUTE_US < end_us:
-                        best = max(best, peak)
-                day = nxt
-            report.extra["value"] = float(best)
+            report.extra["value"] = float(self._peak(filters, start_us, end_us))
             return report
-        metric_value(metric, Totals(), 1.0)
-        aligned = self.grid.is_hour_start(start_us) and self.grid.is_hour_start(end_us)
-        if search_query is None and aligned:
-            rows = self.store.rollup_rows("hour", start_us, end_us, (), filters)
-            report.totals = rows[0][1] if rows else Totals()
+        if metric == "cause_share":
+            if hangup_cause <= 0:
+                raise InvalidArgument("hangup_cause: cause_share needs a Q.850 cause code (1..127)")
         else:
+            metric_value(metric, Totals(), 1.0)  # validates the name
+        cause = hangup_cause if metric == "cause_share" else 0
+        report.totals, with_cause, report.source = self._window_totals(filters, start_us, end_us, search_query, cause)
+        if metric == "cause_share":
+            attempts = report.totals.attempts
+            report.extra["value"] = 100.0 * with_cause / attempts if attempts else 0.0
+        else:
+            report.extra["value"] = metric_value(metric, report.totals, hours)
+        return report
+
+    def _peak(self, filters: Filters, start_us: int, end_us: int) -> int:
+        first, last = self.grid.day_start(start_us), self.grid.day_start(end_us - 1)
+        best = 0
+        day = first
+        while day <= last:
+            nxt = self.grid.day_start(day + 26 * 3_600_000_000)
+            for offset, peak in enumerate(self.peaks(filters, day, nxt)):
+                if start_us < day + (offset + 1) * MINUTE_US and day + offset * MINUTE_US < end_us:
+                    best = max(best, peak)
+            day = nxt
+        return best
+
+    def _window_totals(
+        self, filters: Filters, start_us: int, end_us: int, search_query: Any, cause: int
+    ) -> tuple[Totals, int, str]:
+        """Sums over [start_us, end_us) and the attempts ended by ``cause``: whole local hours from the
+        roll-ups, the partial hours at either edge (each under an hour) from ingest's search."""
+        inner_start = self.grid.hour_start(start_us)
+        if inner_start < start_us:
+            inner_start = self.grid.hour_start(start_us + HOUR_US)  # the next local hour start
+        inner_end = self.grid.hour_start(end_us)
+        rolled = search_query is None and inner_end > inner_start
+        totals, with_cause = Totals(), 0
+        if rolled:
+            group = ("hangup_cause",) if cause else ()
+            for key, sums in self.store.rollup_rows("hour", inner_start, inner_end, group, filters):
+                totals.merge(sums)
+                if cause and int(key[0]) == cause:
+                    with_cause += sums.attempts
+            edges = [(s, e) for s, e in ((start_us, inner_start), (inner_end, end_us)) if e > s]
+        else:
+            edges = [(start_us, end_us)]
+        if edges:
             if self.search is None:
                 raise InvalidArgument("start_us/end_us: this window or filter needs ingest's search (INGEST_GRPC_ADDR)")
-            if end_us - start_us > MAX_SEARCH_DAYS * 86_400_000_000:
+            if not rolled and end_us - start_us > MAX_SEARCH_DAYS * 86_400_000_000:
                 raise InvalidArgument(f"end_us: windows answered by search allow at most {MAX_SEARCH_DAYS} days")
-            for cdr in self.search.export(filters, search_query, start_us, end_us):
-                report.totals.add_cdr(cdr)
-            report.source = "search"
-        report.extra["value"] = metric_value(metric, report.totals, hours)
-        return report
+            for edge_start, edge_end in edges:
+                for cdr in self.search.export(filters, search_query, edge_start, edge_end):
+                    totals.add_cdr(cdr)
+                    if cause and int(cdr.get("hangup_cause") or 0) == cause:
+                        with_cause += 1
+        source = "search" if not rolled else ("rollups+search" if edges else "rollups")
+        return totals, with_cause, source
 
 
 def _span_of(starts: list[int], bucket_us: int) -> int:

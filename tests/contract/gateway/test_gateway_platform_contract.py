@@ -7,7 +7,8 @@ them with the owner of the data answering (no stand-in).
 from __future__ import annotations
 
 import pathlib
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -20,7 +21,7 @@ from cdrstats_gateway.app import create_app
 from cdrstats_gateway.settings import GatewaySettings
 from cdrstats_ingest.api import IngestServicer
 from cdrstats_ingest.service import IngestService
-from cdrstats_ingest.store import open_store
+from cdrstats_ingest.store import CdrStore, open_store
 
 PASSWORD = "contract-admin-pw"
 ADMIN = {"Authorization": aiohttp.encode_basic_auth("admin", PASSWORD)}
@@ -37,8 +38,17 @@ def master_csv(count: int) -> bytes:
 
 
 @pytest.fixture
-async def web(aiohttp_client: Any, tmp_path: pathlib.Path) -> AsyncIterator[TestClient[Any, Any]]:
+def ingest_store(tmp_path: pathlib.Path) -> Iterator[CdrStore]:
     store = open_store(f"sqlite:///{tmp_path / 'ingest.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+async def web(
+    aiohttp_client: Any, tmp_path: pathlib.Path, ingest_store: CdrStore
+) -> AsyncIterator[TestClient[Any, Any]]:
+    store = ingest_store
     server = grpc.aio.server()
     ingest_pb2_grpc.add_IngestServiceServicer_to_server(
         IngestServicer(IngestService(store), public_url="http://cdr.example.test:8081"), server
@@ -59,7 +69,6 @@ async def web(aiohttp_client: Any, tmp_path: pathlib.Path) -> AsyncIterator[Test
     yield client
     await client.close()
     await server.stop(None)
-    store.close()
 
 
 async def test_switch_registry_round_trip(web: TestClient[Any, Any]) -> None:
@@ -93,6 +102,38 @@ async def test_switch_registry_round_trip(web: TestClient[Any, Any]) -> None:
     assert (await web.delete("/api/v1/switches/pbx", headers=ADMIN)).status == 204
     missing = await web.get("/api/v1/switches/pbx", headers=ADMIN)
     assert missing.status == 404 and (await missing.json())["error"] == "not_found"
+
+
+async def test_the_switch_page_shows_how_its_pull_connector_is_doing(
+    web: TestClient[Any, Any], ingest_store: CdrStore
+) -> None:
+    body = {
+        "id": "kam",
+        "type": "kamailio",
+        "home_country": "GB",
+        "connector": {
+            "type": "kamailio_acc",
+            "dsn": "postgresql://reader@db.example.test/kamailio",
+            "table": "acc_cdrs",
+        },
+    }
+    created = await web.post("/api/v1/switches", json=body, headers=ADMIN)
+    assert created.status == 201, await created.text()
+    login_page = await (await web.get("/login")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login_page)
+    assert token is not None
+    form = {"username": "admin", "password": PASSWORD, "csrf_token": token.group(1)}
+    assert (await web.post("/login", data=form, allow_redirects=False)).status == 303
+    never = await (await web.get("/admin/switches/kam")).text()
+    assert "The connector has not polled yet." in never
+    ingest_store.set_watermark("kam", "kamailio db.example.test acc_cdrs", {"id": 4211})
+    ingest_store.record_poll("kam", accepted=37, duplicates=2, rejected=1)
+    ingest_store.record_poll("kam", error="connection refused by db.example.test:5432")
+    page = await (await web.get("/admin/switches/kam")).text()
+    assert "connection refused by db.example.test:5432" in page
+    assert "kamailio db.example.test acc_cdrs" in page and "4211" in page
+    assert "0 accepted, 0 duplicates, 0 rejected" in page  # the last (failed) poll read nothing
+    assert "Accepted in all</dt><dd>37</dd>" in page
 
 
 async def test_a_csv_import_streams_to_ingest_and_reports_rejects(web: TestClient[Any, Any]) -> None:

@@ -17,6 +17,7 @@ from cdrstats_gateway import keys
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain.models import SwitchInfo, User
 from cdrstats_gateway.domain.switches import (
+    ConnectorState,
     ImportOutcome,
     ImportRequest,
     MappingProfile,
@@ -47,6 +48,7 @@ class PlatformServices(InMemoryServices):
         self.passwords: dict[str, str] = {}
         self.profiles: dict[str, MappingProfile] = {}
         self.imports: list[tuple[ImportRequest, bytes]] = []
+        self.connector_states: dict[str, ConnectorState] = {}
         self.rejects: dict[str, RejectInfo] = {}
         self.import_gate: asyncio.Event | None = None
         self.first_chunk_seen = asyncio.Event()
@@ -89,6 +91,10 @@ class PlatformServices(InMemoryServices):
         config = self._switch(switch_id)
         url = f"http://127.0.0.1:8081/v1/{config.type}/{config.id}"
         return SwitchSetup(url, f'<param name="url" value="{url}"/>', "xml", url + "/calls")
+
+    async def connector_state(self, switch_id: str) -> ConnectorState | None:
+        self._switch(switch_id)
+        return self.connector_states.get(switch_id)
 
     async def list_mapping_profiles(self) -> list[MappingProfile]:
         return sorted(self.profiles.values(), key=lambda p: p.name)

@@ -13,6 +13,7 @@ import grpc
 from cdrstats.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from cdrstats_gateway.domain.switches import (
     Connector,
+    ConnectorState,
     DirectionRule,
     ImportOutcome,
     ImportRequest,
@@ -42,6 +43,10 @@ class IngestAdmin(Protocol):
     async def delete_switch(self, switch_id: str) -> None: ...
 
     async def switch_setup(self, switch_id: str) -> SwitchSetup: ...
+
+    async def connector_state(self, switch_id: str) -> ConnectorState | None:
+        """None when the switch has no pull connector or it has not polled yet."""
+        ...
 
     async def list_mapping_profiles(self) -> list[MappingProfile]: ...
 
@@ -209,6 +214,24 @@ class IngestAdminClient:
         request = ingest_pb2.GetSwitchRequest(id=switch_id)
         reply = await self._call("ingest", lambda: self.ingest.GetSwitchSetup(request, timeout=CALL_TIMEOUT_S))
         return SwitchSetup(reply.ingest_url, reply.snippet, reply.snippet_language, reply.call_state_url)
+
+    async def connector_state(self, switch_id: str) -> ConnectorState | None:
+        request = ingest_pb2.GetStatusRequest()
+        reply = await self._call("ingest", lambda: self.ingest.GetStatus(request, timeout=CALL_TIMEOUT_S))
+        for c in reply.connectors:
+            if c.switch_id == switch_id:
+                return ConnectorState(
+                    c.source,
+                    c.last_poll_time,
+                    c.last_success_time,
+                    c.last_error,
+                    c.last_accepted,
+                    c.last_duplicates,
+                    c.last_rejected,
+                    c.total_accepted,
+                    c.watermark_json,
+                )
+        return None
 
     async def list_mapping_profiles(self) -> list[MappingProfile]:
         request = ingest_pb2.ListMappingProfilesRequest()

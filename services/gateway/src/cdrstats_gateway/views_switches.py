@@ -9,9 +9,9 @@ from aiohttp import web
 
 from cdrstats_gateway import keys
 from cdrstats_gateway.clients import ServiceError
-from cdrstats_gateway.domain import switches
+from cdrstats_gateway.domain import formatting, switches
 from cdrstats_gateway.domain.errors import InvalidInput
-from cdrstats_gateway.domain.switches import SwitchConfig, SwitchSetup
+from cdrstats_gateway.domain.switches import ConnectorState, SwitchConfig, SwitchSetup
 from cdrstats_gateway.rendering import render
 from cdrstats_gateway.rest_switches import exists, new_switch_password
 from cdrstats_gateway.views_admin import require_admin_page
@@ -79,11 +79,16 @@ def _edit_page(
     setup: SwitchSetup | None = None,
     setup_error: str = "",
     credentials: tuple[str, str] | None = None,
+    connector_state: ConnectorState | None = None,
+    connector_error: str = "",
     message: str = "",
     error: str = "",
     status: int = 200,
 ) -> web.Response:
     context = {
+        "connector_state": connector_state,
+        "connector_error": connector_error,
+        "format_time": lambda seconds: formatting.timestamp(seconds or None),
         "switch": config,
         "new": new,
         "setup": setup,
@@ -120,11 +125,28 @@ async def switch_create(request: web.Request) -> web.StreamResponse:
 
 
 async def _show(request: web.Request, config: SwitchConfig, *, status: int = 200, **extra: Any) -> web.Response:
+    services = request.app[keys.SERVICES]
     try:
-        setup, setup_error = await request.app[keys.SERVICES].switch_setup(config.id), ""
+        setup, setup_error = await services.switch_setup(config.id), ""
     except ServiceError as exc:
         setup, setup_error = None, exc.message
-    return _edit_page(request, config, new=False, setup=setup, setup_error=setup_error, status=status, **extra)
+    connector_state, connector_error = None, ""
+    if config.connector.type:
+        try:
+            connector_state = await services.connector_state(config.id)
+        except ServiceError as exc:
+            connector_error = exc.message
+    return _edit_page(
+        request,
+        config,
+        new=False,
+        setup=setup,
+        setup_error=setup_error,
+        connector_state=connector_state,
+        connector_error=connector_error,
+        status=status,
+        **extra,
+    )
 
 
 def _path_id(request: web.Request) -> str:

@@ -71,6 +71,21 @@ class SwitchSetup:
 
 
 @dataclasses.dataclass(frozen=True)
+class ConnectorState:
+    """How a switch's pull connector is doing (ingest's GetStatus): shown on the switch page."""
+
+    source: str
+    last_poll_time: float  # epoch seconds; 0: never
+    last_success_time: float
+    last_error: str
+    last_accepted: int
+    last_duplicates: int
+    last_rejected: int
+    total_accepted: int
+    watermark: str
+
+
+@dataclasses.dataclass(frozen=True)
 class MappingProfile:
     name: str
     has_header: bool = True

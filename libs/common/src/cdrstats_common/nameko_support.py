@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind
 
 from cdrstats_common import telemetry
 from cdrstats_common.admin import start_admin
+from cdrstats_common.failures import TaskFailures
 from cdrstats_common.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ def run_worker(service: str, worker: type, settings: Any, worker_alive: Callable
     setup_logging(service, "worker", settings.log_level)
     if telemetry.enabled() and not hasattr(worker, "tracing"):
         worker.tracing = Tracing()  # type: ignore[attr-defined]  # nameko collects providers from the class
+    if not hasattr(worker, "task_failures"):  # repeated failures -> worker_task_failed -> admin e-mails
+        worker.task_failures = TaskFailures()  # type: ignore[attr-defined]
     start_admin(settings.admin_port, worker_alive)
     try:
         run_services([worker], nameko_config(settings.amqp_url, settings))

@@ -23,6 +23,17 @@ EVENTS_CONSUMED = Counter(
 )
 CONSUMER_LAG = Gauge("cdrstats_consumer_lag_seconds", "Time from an event's creation to its handling", ["event_type"])
 ROLLUP_APPLY = Histogram("cdrstats_rollup_apply_seconds", "Time to apply one cdrs_ingested event to the roll-ups")
+ALARM_EVALUATION = Histogram(
+    "cdrstats_alarm_evaluation_seconds", "Time to evaluate one alarm (metric queries to reporting included)"
+)
+ALARM_EVALUATIONS = Counter(
+    "cdrstats_alarm_evaluations", "Stored alarm evaluations by verdict (ok, breach, insufficient, error)", ["verdict"]
+)
+NOTIFICATIONS = Counter(
+    "cdrstats_notifications",
+    "Notification send attempts by channel (email, webhook) and result (sent, retry, failed)",
+    ["channel", "result"],
+)
 
 
 def consume(event_type: str, envelope: Mapping[str, Any], handle: Callable[[], bool]) -> bool:

@@ -15,6 +15,10 @@ class AlertingSettings:
     grpc_listen: str
     log_level: str
     admin_port: int
+    reporting_grpc_addr: str
+    public_url: str  # the gateway's base URL, for links in events ("" = relative links)
+    time_zone: str = "UTC"  # the reporting time zone: calendar alarm windows (day, week, month) follow it
+    alarm_interval_s: int = 60  # how often the worker evaluates due alarms (tests shorten it)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertingSettings:
@@ -25,6 +29,10 @@ class AlertingSettings:
             grpc_listen=env.address("CDRSTATS_GRPC_LISTEN", "127.0.0.1:50053"),
             log_level=env.log_level(),
             admin_port=env.admin_port(),
+            reporting_grpc_addr=env.address("REPORTING_GRPC_ADDR", "127.0.0.1:50052"),
+            public_url=env.str("CDRSTATS_PUBLIC_URL", "").rstrip("/"),
+            time_zone=env.time_zone("CDRSTATS_TIME_ZONE"),
+            alarm_interval_s=env.int("CDRSTATS_ALARM_INTERVAL_S", 60, minimum=1, maximum=3600),
         )
         env.finish()
         return settings

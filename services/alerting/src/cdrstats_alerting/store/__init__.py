@@ -1,19 +1,21 @@
-"""Alerting's own store (SQLite today; the MongoDB adapter comes with the alerting issue)."""
+"""Alerting's own store: the AlertingStore protocol, its SQLite and MongoDB adapters, chosen by URL."""
 
 from __future__ import annotations
 
-from cdrstats_common import consumer, outbox
-from cdrstats_common.settings import sqlite_path
-from cdrstats_common.sqlite import SqliteStore, connect
-
-SCHEMA = [*outbox.SCHEMA, *consumer.SCHEMA]
-
-
-class AlertingStore(SqliteStore):
-    """Only the worker heartbeat so far."""
+from cdrstats_alerting.store.interface import AlertingStore
 
 
 def open_store(url: str) -> AlertingStore:
-    if not url.startswith("sqlite:///"):
-        raise ValueError(f"unsupported alerting store URL {url!r}: the MongoDB adapter comes with the alerting issue")
-    return AlertingStore(connect(sqlite_path(url)), SCHEMA)
+    """``sqlite:///path/alerting.db`` or ``mongodb://host/db``; migrations run here."""
+    if url.startswith("sqlite:///"):
+        from cdrstats_alerting.store.sqlite import SqliteAlertingStore
+
+        return SqliteAlertingStore.open(url)
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from cdrstats_alerting.store.mongo import MongoAlertingStore
+
+        return MongoAlertingStore.open(url)
+    raise ValueError(f"unsupported alerting store URL {url!r} (expected sqlite:///path or mongodb://host/db)")
+
+
+__all__ = ["AlertingStore", "open_store"]

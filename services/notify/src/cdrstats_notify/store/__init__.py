@@ -1,19 +1,21 @@
-"""Notify's own store (SQLite today; the MongoDB adapter comes with the notify issue)."""
+"""Notify's own store: the NotifyStore protocol, its SQLite and MongoDB adapters, chosen by URL."""
 
 from __future__ import annotations
 
-from cdrstats_common import consumer, outbox
-from cdrstats_common.settings import sqlite_path
-from cdrstats_common.sqlite import SqliteStore, connect
-
-SCHEMA = [*outbox.SCHEMA, *consumer.SCHEMA]
-
-
-class NotifyStore(SqliteStore):
-    """Only the worker heartbeat so far."""
+from cdrstats_notify.store.interface import NotifyStore
 
 
 def open_store(url: str) -> NotifyStore:
-    if not url.startswith("sqlite:///"):
-        raise ValueError(f"unsupported notify store URL {url!r}: the MongoDB adapter comes with the notify issue")
-    return NotifyStore(connect(sqlite_path(url)), SCHEMA)
+    """``sqlite:///path/notify.db`` or ``mongodb://host/db``; migrations run here."""
+    if url.startswith("sqlite:///"):
+        from cdrstats_notify.store.sqlite import SqliteNotifyStore
+
+        return SqliteNotifyStore.open(url)
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from cdrstats_notify.store.mongo import MongoNotifyStore
+
+        return MongoNotifyStore.open(url)
+    raise ValueError(f"unsupported notify store URL {url!r} (expected sqlite:///path or mongodb://host/db)")
+
+
+__all__ = ["NotifyStore", "open_store"]

@@ -1,0 +1,1 @@
+"""Pure alerting rules: alarms, CIC streaks, destination control. No I/O, no protobuf."""

@@ -1,0 +1,29 @@
+"""The notify store contract: infrastructure and tenants here, deliveries and mail reports in their protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from cdrstats_notify.store.deliveries_interface import DeliveryStore
+from cdrstats_notify.store.reports_interface import MailReportStore
+
+
+class NotifyStore(DeliveryStore, MailReportStore, Protocol):
+    def beat(self, *, ready: bool = True) -> None: ...
+    def worker_alive(self) -> bool: ...
+    def checkpoint(self) -> None: ...
+    def close(self) -> None: ...
+    def relay_outbox(self, publisher: Any) -> int:
+        """Publish pending notification_sent / notification_failed events in order."""
+        ...
+
+    def outbox_pending(self) -> int: ...
+
+    # tenants, pushed by the gateway with SetTenant (a tenant's mail report covers its current codes)
+    def set_tenant(self, tenant_id: str, accountcodes: Sequence[str], name: str = "") -> None: ...
+    def tenant(self, tenant_id: str) -> tuple[str, tuple[str, ...]] | None:
+        """(name, account codes) of a tenant, None when unknown."""
+        ...
+
+    def tenants(self) -> dict[str, tuple[str, tuple[str, ...]]]: ...

@@ -1,0 +1,74 @@
+"""Notify on MongoDB (pymongo; the database comes from the URL): tenants and the worker heartbeat here;
+deliveries/contacts (``MongoDeliveries``, with the outbox of notification_* events inside the delivery
+documents) and mail reports (``MongoReports``) in their mixins. A mixin's indexes go in a method named
+``migrate_<area>(self) -> None``, which start-up calls (idempotent, like create_index).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pymongo
+
+from cdrstats_common import heartbeat
+from cdrstats_notify.store.mongo_deliveries import MongoDeliveries
+from cdrstats_notify.store.mongo_reports import MongoReports
+
+DEFAULT_DATABASE = "cdrstats_notify"
+
+
+class MongoNotifyStore(MongoDeliveries, MongoReports):
+    """pymongo is thread-safe; every write is a single-document atomic operation (see the mixins)."""
+
+    def __init__(self, db: Any, client: Any = None) -> None:
+        """``db`` is a pymongo (or mongomock) Database; ``client`` is closed by ``close`` if given."""
+        self.db = db
+        self.client = client
+        self.lock = threading.Lock()
+        for name in sorted(dir(self)):
+            if name.startswith("migrate_"):
+                getattr(self, name)()
+
+    @classmethod
+    def open(cls, url: str) -> MongoNotifyStore:
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(url)
+        return cls(client.get_default_database(default=DEFAULT_DATABASE), client)
+
+    # -- tenants ----------------------------------------------------------------------------------
+
+    def set_tenant(self, tenant_id: str, accountcodes: Sequence[str], name: str = "") -> None:
+        codes = sorted({code for code in accountcodes if code})
+        if not codes:
+            self.db["tenants"].delete_one({"_id": tenant_id})
+            return
+        self.db["tenants"].replace_one(
+            {"_id": tenant_id}, {"name": name, "accountcodes": codes, "updated_at": time.time()}, upsert=True
+        )
+
+    def tenant(self, tenant_id: str) -> tuple[str, tuple[str, ...]] | None:
+        doc = self.db["tenants"].find_one({"_id": tenant_id})
+        return None if doc is None else (doc.get("name", ""), tuple(doc["accountcodes"]))
+
+    def tenants(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        return {doc["_id"]: (doc.get("name", ""), tuple(doc["accountcodes"])) for doc in self.db["tenants"].find()}
+
+    # -- worker heartbeat (cdrstats_common.heartbeat's semantics) ---------------------------------
+
+    def beat(self, *, ready: bool = True) -> None:
+        self.db["heartbeats"].update_one(
+            {"_id": heartbeat.WORKER}, {"$set": {"beat_at": time.time(), "ready": ready}}, upsert=True
+        )
+
+    def worker_alive(self) -> bool:
+        doc = self.db["heartbeats"].find_one({"_id": heartbeat.WORKER})
+        return bool(doc) and bool(doc["ready"]) and time.time() - float(doc["beat_at"]) <= heartbeat.MAX_AGE_S
+
+    def checkpoint(self) -> None:
+        """Nothing to do: the server persists its own journal."""
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()

@@ -9,9 +9,11 @@ and, for the switch registry and imports, the in-memory PlatformServices.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import pathlib
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,10 +21,13 @@ import grpc
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from alarms_testkit import alerting_backend, recent_cdrs
+from control_testkit import TenantAData, add_tenant_a_data, notify_backend
 from gateway_testkit import ADMIN_PASSWORD
 from pages_testkit import BASE_US, DAY_US, IngestBackend, make_cdrs, start_ingest
 from platform_testkit import PASSWORD_A, PASSWORD_B, PlatformServices, Tenants, add_tenants, basic, logged_in
 
+from cdrstats.alerting.v1 import alerting_pb2
 from cdrstats.reporting.v1 import reporting_pb2_grpc
 from cdrstats_common.events import make_envelope
 from cdrstats_common.testing import free_port
@@ -79,6 +84,11 @@ class World:
     a_token: str
     #: only customer A's data carries these: its account code, its CDR ids and calling numbers
     a_markers: tuple[str, ...]
+    #: customer A's alarm, in the real alerting servicer (its scope names "acme")
+    a_alarm: alerting_pb2.Alarm
+    alerting: Any
+    #: customer A's list entry, geo rule, hits, mail report, contacts and delivery (C2)
+    control: TenantAData | None = None
 
 
 @pytest.fixture
@@ -94,12 +104,15 @@ async def world(aiohttp_client: Any, tmp_path: pathlib.Path) -> AsyncIterator[Wo
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     address = f"127.0.0.1:{port}"
+    stack = contextlib.AsyncExitStack()
+    alerting = await stack.enter_async_context(alerting_backend(tmp_path, recent_cdrs(int(time.time() * 1e6))))
+    notify = await stack.enter_async_context(notify_backend(tmp_path, address, ingest.address))
     settings = GatewaySettings(
         store_url=f"sqlite:///{tmp_path / 'gateway.db'}",
         ingest_grpc_addr=ingest.address,
         reporting_grpc_addr=address,
-        alerting_grpc_addr=ingest.address,
-        notify_grpc_addr=ingest.address,
+        alerting_grpc_addr=alerting.address,
+        notify_grpc_addr=notify.address,
         admin_password=ADMIN_PASSWORD,
         cookie_secure=False,
     )
@@ -108,6 +121,14 @@ async def world(aiohttp_client: Any, tmp_path: pathlib.Path) -> AsyncIterator[Wo
         await create_app(settings, clients=Combined(real, PlatformServices()))
     )  # type: ignore[arg-type]
     tenants = await add_tenants(client)
+    await alerting.set_tenant(tenants.a_customer, ["acme"])
+    await alerting.set_tenant(tenants.b_customer, ["globex", "initech"])
+    a_alarm = await alerting.create(
+        f"customer:{tenants.a_customer}",
+        name="A-only alarm",
+        scope=alerting_pb2.AlarmScope(kind="accountcode", value="acme"),
+    )
+    control = await add_tenant_a_data(client, alerting.stub, alerting.store, notify, tenants, ingest)
     store = client.app[keys.STORE]
     a_token, token = await asyncio.to_thread(store.create_api_token, tenants.a.id, "a's token")
     admin = next(u for u in await asyncio.to_thread(store.list_users) if u.is_admin)
@@ -123,10 +144,14 @@ async def world(aiohttp_client: Any, tmp_path: pathlib.Path) -> AsyncIterator[Wo
         "imports/{id}": job.id,
         "mapping-profiles/{name}": "p1",
         "rejects/{id}": "r1",
+        "alarms/{id}": a_alarm.id,
+        **control.samples,
     }
     callers = tuple(c["caller_id_number"].lstrip("+") for c in ingest.visible("acme"))
-    yield World(client, tenants, samples, a_cdrs, a_token, ("acme", *a_cdrs, *callers))
+    markers = ("acme", "A-only alarm", *a_cdrs, *callers, *control.markers)
+    yield World(client, tenants, samples, a_cdrs, a_token, markers, a_alarm, alerting, control)
     await real.close()
+    await stack.aclose()
     await server.stop(None)
     await ingest.server.stop(None)
     rollups.close()
@@ -203,8 +228,8 @@ async def test_customer_b_never_sees_or_changes_customer_a(world: World) -> None
         leaked = any(marker in shown for marker in world.a_markers)
         if admin_only(world, method, template):
             expected_ok = status == 403
-        elif "{id}" in template and template.endswith(("cdrs/{id}", "tokens/{id}")):
-            expected_ok = status == 404
+        elif ("{id}" in template and template.endswith(("cdrs/{id}", "tokens/{id}"))) or "/alarms/{id}" in template:
+            expected_ok = status == 404  # A's CDR, token, or any read, change, test and delete of A's alarm
         else:
             expected_ok = status < 500 and status not in (401, 403)
         if leaked or not expected_ok:
@@ -213,6 +238,11 @@ async def test_customer_b_never_sees_or_changes_customer_a(world: World) -> None
     store = client.app[keys.STORE]
     assert await asyncio.to_thread(store.user_for_api_token, world.a_token), "A's token survived B's DELETE"
     assert (await asyncio.to_thread(store.require_user, world.tenants.a.id)).accountcodes == ("acme",)
+    admin_ref = alerting_pb2.AlarmRef(scope=alerting_pb2.Scope(admin=True), id=world.a_alarm.id)
+    kept = await world.alerting.stub.GetAlarm(admin_ref)
+    assert (kept.name, kept.threshold, kept.enabled) == ("A-only alarm", 40, True), "B changed A's alarm"
+    assert world.control is not None
+    await world.control.assert_untouched()
 
 
 async def test_customer_a_sees_their_own_data_through_the_same_urls(world: World) -> None:
@@ -222,6 +252,9 @@ async def test_customer_a_sees_their_own_data_through_the_same_urls(world: World
         f"/api/v1/cdrs?{CDR_RANGE}",
         f"/api/v1/cdrs/{world.a_cdr_ids[0]}",
         f"/api/v1/cdrs/export?format=jsonl&{CDR_RANGE}",
+        "/api/v1/alarms",
+        f"/api/v1/alarms/{world.a_alarm.id}",
+        *(world.control.api_urls if world.control else ()),
     ):
         response = await world.client.get(url, headers=alice)
         assert response.status == 200 and "acme" in await response.text(), url
@@ -230,10 +263,44 @@ async def test_customer_a_sees_their_own_data_through_the_same_urls(world: World
         f"/cdrs?{CDR_RANGE}",
         f"/cdrs/{world.a_cdr_ids[0]}",
         "/account",
+        f"/alarms/{world.a_alarm.id}",
+        *(world.control.page_urls if world.control else ()),
     ):
         response = await world.client.get(url)
         text = await response.text()
         assert response.status == 200 and "acme" in text, url
+
+
+async def test_customer_b_cannot_watch_customer_a_account_codes(world: World) -> None:
+    """An alarm (saved or tested) scoped to A's code would measure A's calls: refused, through API and form."""
+    bob = basic("bob", PASSWORD_B)
+    definition = {
+        "name": "peek",
+        "metric": "asr",
+        "scope": {"kind": "accountcode", "value": "acme"},
+        "window": "last_hour",
+        "condition": "lt",
+        "threshold": 40,
+    }
+    for url in ("/api/v1/alarms", "/api/v1/alarms/test"):
+        response = await world.client.post(url, json=definition, headers=bob)
+        assert response.status == 400 and (await response.json())["details"] == {"field": "scope.value"}, url
+    csrf = await logged_in(world.client, "bob", PASSWORD_B)
+    form = {
+        "csrf_token": csrf,
+        "name": "peek",
+        "metric": "asr",
+        "scope_kind": "accountcode",
+        "scope_value_accountcode": "acme",
+        "window": "last_hour",
+        "condition": "lt",
+        "threshold": "40",
+    }
+    for action in ("save", "test"):
+        response = await world.client.post("/alarms/new", data={**form, "action": action}, allow_redirects=False)
+        assert response.status == 400 and 'id="error-scope"' in await response.text(), action
+    admin_view = alerting_pb2.ListAlarmsRequest(scope=alerting_pb2.Scope(admin=True))
+    assert [a.id for a in (await world.alerting.stub.ListAlarms(admin_view)).alarms] == [world.a_alarm.id]
 
 
 async def test_admin_reaches_every_route(world: World) -> None:

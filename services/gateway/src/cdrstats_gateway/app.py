@@ -8,13 +8,31 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from cdrstats_gateway import auth, keys, report_rpc, rest, rest_cdrs, rest_reports, views, views_cdrs, views_reports
+from cdrstats_gateway import (
+    auth,
+    keys,
+    report_rpc,
+    rest,
+    rest_alarms,
+    rest_cdrs,
+    rest_lists,
+    rest_notify,
+    rest_reports,
+    views,
+    views_alarms,
+    views_cdrs,
+    views_contacts,
+    views_control,
+    views_notify,
+    views_reports,
+)
 from cdrstats_gateway.clients import ServiceClients, Services
 from cdrstats_gateway.middlewares import error_middleware, security_headers
 from cdrstats_gateway.platform_routes import setup_platform
 from cdrstats_gateway.rendering import STATIC_DIR, make_environment
 from cdrstats_gateway.settings import GatewaySettings
 from cdrstats_gateway.store import open_store
+from cdrstats_gateway.tenant_sync import setup_tenant_sync
 from cdrstats_gateway.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -34,6 +52,12 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/healthz", views.healthz, name="healthz")
     router.add_get("/api/v1/reports/dashboard", rest.dashboard, name="api_dashboard")
     setup_pages_routes(router)
+    for method, path, handler, name in (*views_alarms.ROUTES, *rest_alarms.ROUTES):  # alarms (C1)
+        router.add_route(method, path, handler, name=name)
+    control_pages = (*views_control.ROUTES, *views_notify.ROUTES, *views_contacts.ROUTES)
+    control_routes = (*control_pages, *rest_lists.ROUTES, *rest_notify.ROUTES)
+    for method, path, handler, name in control_routes:  # destination control and notifications (C2)
+        router.add_route(method, path, handler, name=name)
     router.add_static("/static", STATIC_DIR, name="static", append_version=False)
 
 
@@ -96,6 +120,7 @@ async def create_app(settings: GatewaySettings, *, clients: Services | None = No
     app[keys.THROTTLE] = LoginThrottle()
     setup_store(app)
     setup_services(app, clients)
+    setup_tenant_sync(app)  # after the store and the services: it pushes customers' codes to both
     setup_routes(app)
     setup_platform(app)
     app.on_response_prepare.append(security_headers)

@@ -15,6 +15,8 @@ from cdrstats.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from cdrstats.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from cdrstats_common import telemetry
 from cdrstats_gateway import cdr_rpc
+from cdrstats_gateway.alarm_rpc import AlarmsAdmin, AlarmsClient
+from cdrstats_gateway.control_rpc import ControlAdmin, ControlClient
 from cdrstats_gateway.domain.cdr_filters import CdrFilters
 from cdrstats_gateway.domain.models import Dashboard, HourBucket, Scope, SwitchInfo
 from cdrstats_gateway.ingest_admin import IngestAdmin, IngestAdminClient
@@ -68,7 +70,7 @@ def service_error(service: str, error: grpc.aio.AioRpcError, *, quiet: bool = Fa
     return ServiceError(status, code, message, service=service)
 
 
-class Services(IngestAdmin, Protocol):
+class Services(IngestAdmin, AlarmsAdmin, ControlAdmin, Protocol):
     """What the views need from the back end; tests pass an in-memory implementation."""
 
     async def dashboard(self, scope: Scope, switch_id: str | None) -> Dashboard: ...
@@ -110,7 +112,7 @@ def dashboard_from_proto(reply: reporting_pb2.Dashboard) -> Dashboard:
     )
 
 
-class ServiceClients(IngestAdminClient):
+class ServiceClients(IngestAdminClient, AlarmsClient, ControlClient):
     """One grpc.aio channel per service; close with ``await close()`` (the app's cleanup context)."""
 
     def __init__(self, addresses: dict[str, str], *, startup_marker: pathlib.Path | None = None) -> None:

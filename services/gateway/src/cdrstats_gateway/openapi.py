@@ -14,7 +14,17 @@ from typing import Any
 
 from aiohttp import web
 
-from cdrstats_gateway import rest, rest_account, rest_admin, rest_imports, rest_rejects, rest_switches
+from cdrstats_gateway import (
+    rest,
+    rest_account,
+    rest_admin,
+    rest_alarms,
+    rest_imports,
+    rest_lists,
+    rest_notify,
+    rest_rejects,
+    rest_switches,
+)
 from cdrstats_gateway.openapi_external import ROUTE_DOCS, external_schemas
 from cdrstats_gateway.rest import ApiDoc, Param
 
@@ -22,7 +32,16 @@ API_V1 = "/api/v1/"
 OPENAPI_PATH = "/api/v1/openapi.json"
 DOCUMENT = web.AppKey("openapi_document", dict)
 #: modules whose ``SCHEMAS`` become components (append a module when it adds named schemas)
-SCHEMA_MODULES: tuple[types.ModuleType, ...] = (rest_account, rest_admin, rest_switches, rest_imports, rest_rejects)
+SCHEMA_MODULES: tuple[types.ModuleType, ...] = (
+    rest_account,
+    rest_admin,
+    rest_switches,
+    rest_imports,
+    rest_rejects,
+    rest_alarms,
+    rest_lists,
+    rest_notify,
+)
 #: REST modules whose ``ROUTES`` the platform registers (G-pages registers rest_cdrs/rest_reports itself)
 PLATFORM_REST_MODULES: tuple[types.ModuleType, ...] = (
     rest_account,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cdrstats_gateway import cdr_flags
 from cdrstats_gateway.domain import cdr_filters, cdr_format
 from cdrstats_gateway.rest import BOOL, INT, NUM, STR, ApiDoc, Param, arr, obj, ref
 
@@ -33,8 +34,16 @@ def _cdr_schema() -> dict[str, Any]:
     return obj(properties)
 
 
+def _cdr_detail_schema() -> dict[str, Any]:
+    """A CDR plus alerting's black/white/geo verdict on it (cdr_flags)."""
+    schema = _cdr_schema()
+    schema["properties"]["destination_verdict"] = cdr_flags.VERDICT_SCHEMA
+    schema["required"].append("destination_verdict")
+    return schema
+
+
 def external_schemas() -> dict[str, Any]:
-    return {"Cdr": _cdr_schema()}
+    return {"Cdr": _cdr_schema(), "CdrDetail": _cdr_detail_schema()}
 
 
 def _filter_params() -> tuple[Param, ...]:
@@ -75,5 +84,11 @@ ROUTE_DOCS: dict[str, ApiDoc] = {
         response_content_type="text/csv",
         errors=(400, 503),
     ),
-    "api_cdr": ApiDoc("One CDR with every field and extra", "cdrs", ref("Cdr"), params=CDR_ID, errors=(404, 503)),
+    "api_cdr": ApiDoc(
+        "One CDR with every field and extra, and its black/white/geo verdict",
+        "cdrs",
+        ref("CdrDetail"),
+        params=CDR_ID,
+        errors=(404, 503),
+    ),
 }

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cdrstats_gateway import keys
+from cdrstats_gateway import keys, tenant_sync
 from cdrstats_gateway.domain import accounts
 from cdrstats_gateway.domain.errors import InvalidInput
 from cdrstats_gateway.domain.models import Customer
@@ -190,6 +190,7 @@ async def create_customer(request: web.Request) -> web.StreamResponse:
         codes = _codes(body) or ()
         reassign = body.get("reassign") is True
         customer = await asyncio.to_thread(lambda: store.create_customer(name, codes, reassign=reassign))
+    tenant_sync.changed(request.app, customer.id, reassign=reassign)  # tell alerting and notify
     return web.json_response(customer_json(customer), status=201)
 
 
@@ -222,6 +223,7 @@ async def update_customer(request: web.Request) -> web.StreamResponse:
         customer = await asyncio.to_thread(
             lambda: store.update_customer(customer_id, name=name, accountcodes=codes, reassign=reassign)
         )
+    tenant_sync.changed(request.app, customer_id, reassign=reassign)
     return web.json_response(customer_json(customer))
 
 
@@ -238,6 +240,7 @@ async def delete_customer(request: web.Request) -> web.StreamResponse:
     require_admin(request)
     with domain_errors():
         await asyncio.to_thread(request.app[keys.STORE].delete_customer, path_int(request))
+    tenant_sync.changed(request.app, path_int(request))
     return web.Response(status=204)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cdrstats_gateway import keys
+from cdrstats_gateway import cdr_flags, keys
 from cdrstats_gateway.domain import cdr_format
 from cdrstats_gateway.domain.cdr_filters import FilterError
 from cdrstats_gateway.middlewares import ApiError
@@ -52,7 +52,9 @@ async def get_cdr(request: web.Request) -> web.StreamResponse:
     if len(cdr_id) > MAX_CDR_ID:
         raise ApiError(404, "not_found", f"no CDR {cdr_id[:MAX_CDR_ID]!r}...")
     cdr = await request.app[keys.SERVICES].get_cdr(request[keys.USER].scope, cdr_id)
-    return web.json_response(cdr_format.cdr_json(cdr))
+    flags = await cdr_flags.flags_for(request, request[keys.USER], [cdr["id"]])
+    verdict = cdr_flags.verdict_json(flags.hits.get(cdr["id"]))
+    return web.json_response({**cdr_format.cdr_json(cdr), "destination_verdict": verdict})
 
 
 async def export_cdrs(request: web.Request) -> web.StreamResponse:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cdrstats_gateway import auth, keys
+from cdrstats_gateway import auth, keys, tenant_sync
 from cdrstats_gateway.domain import accounts
 from cdrstats_gateway.domain.errors import Conflict, InvalidInput, NotFound
 from cdrstats_gateway.domain.models import User
@@ -86,6 +86,7 @@ async def customers_post(request: web.Request) -> web.StreamResponse:
             codes = accounts.accountcodes(str(form.get("accountcodes", "")))
             reassign = form.get("reassign") == "on"
             created = await asyncio.to_thread(lambda: store.create_customer(name, codes, reassign=reassign))
+            tenant_sync.changed(request.app, created.id, reassign=reassign)  # tell alerting and notify
     except PageError as exc:
         return await _customers_page(request, error=str(exc), status=exc.status, form=form)
     raise _redirect(request, "admin_customer", id=str(created.id))
@@ -115,6 +116,7 @@ async def customer_post(request: web.Request) -> web.StreamResponse:
         with page_errors():
             if form.get("action") == "delete":
                 await asyncio.to_thread(store.delete_customer, customer_id)
+                tenant_sync.changed(request.app, customer_id)
                 raise _redirect(request, "admin_customers")
             name = accounts.customer_name(form.get("name"))
             codes = accounts.accountcodes(str(form.get("accountcodes", "")))
@@ -122,6 +124,7 @@ async def customer_post(request: web.Request) -> web.StreamResponse:
             await asyncio.to_thread(
                 lambda: store.update_customer(customer_id, name=name, accountcodes=codes, reassign=reassign)
             )
+            tenant_sync.changed(request.app, customer_id, reassign=reassign)
     except PageError as exc:
         return await _customer_page(request, customer_id, error=str(exc), status=exc.status)
     raise web.HTTPSeeOther(f"{request.app.router['admin_customer'].url_for(id=str(customer_id))}?saved=1")

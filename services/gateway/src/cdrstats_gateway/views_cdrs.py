@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from cdrstats_common.cdr import DIRECTIONS, SOURCES
-from cdrstats_gateway import auth, keys
+from cdrstats_gateway import auth, cdr_flags, keys
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import cdr_filters, cdr_format
 from cdrstats_gateway.domain.cdr_filters import CdrFilters, FilterError
@@ -104,6 +104,7 @@ async def search(request: web.Request) -> web.StreamResponse:
         "error": "",
         "page": None,
         "filters": None,
+        "flags": cdr_flags.Flags({}, True),
     }
     try:
         filters = parse_or_400(request, time_zone=time_zone)
@@ -113,7 +114,8 @@ async def search(request: web.Request) -> web.StreamResponse:
     context.update(filters=filters, form=_form(filters, request, time_zone))
     if request.query:
         services = request.app[keys.SERVICES]
-        context["page"] = await services.search_cdrs(user.scope, filters, with_total=not filters.cursor)
+        context["page"] = page = await services.search_cdrs(user.scope, filters, with_total=not filters.cursor)
+        context["flags"] = await cdr_flags.flags_for(request, user, [c["id"] for c in page.cdrs])
     return render(request, "cdrs.html", context)
 
 
@@ -139,6 +141,8 @@ async def detail(request: web.Request) -> web.StreamResponse:
         "time_zone": time_zone,
         "duration": seconds(cdr["duration_ms"]),
         "billsec": seconds(cdr["billsec_ms"]),
+        "flags": await cdr_flags.flags_for(request, user, [cdr["id"]]),
+        "local_time": lambda us: local_time(us, time_zone),
     }
     return render(request, "cdr_detail.html", context)
 

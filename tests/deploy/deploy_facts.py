@@ -32,11 +32,7 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 
 # Settings the deployment files already set for a feature whose code has not landed yet.
 # tests/deploy/test_product_sync.py fails once the product reads one of them: then delete it here.
-PENDING_SETTINGS = {
-    "CDRSTATS_SMTP_HOST": "notify's mail sending (issue 5)",
-    "CDRSTATS_SMTP_PORT": "notify's mail sending (issue 5)",
-    "CDRSTATS_MAIL_FROM": "notify's mail sending (issue 5)",
-}
+PENDING_SETTINGS: dict[str, str] = {}
 
 
 def service_of(process: str) -> str:

@@ -24,6 +24,9 @@ class RunConfig:
     demo: bool
     demo_live: bool
     log_level: str
+    smtp_host: str  # the operator's mail server; "" = a local catcher writing <data>/mail/*.eml
+    mail_catcher_port: int  # the catcher's port on 127.0.0.1; 0 = any free port
+    public_url: str  # the gateway's URL as users reach it (links in alarm mails); "" = gateway_url
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RunConfig:
@@ -37,6 +40,9 @@ class RunConfig:
             demo=env.bool("CDRSTATS_DEMO", True),
             demo_live=env.bool("CDRSTATS_DEMO_LIVE", False),
             log_level=env.str("CDRSTATS_LOG_LEVEL", "INFO"),
+            smtp_host=env.str("CDRSTATS_SMTP_HOST", ""),
+            mail_catcher_port=env.int("CDRSTATS_MAIL_CATCHER_PORT", 0, minimum=0, maximum=65535),
+            public_url=env.str("CDRSTATS_PUBLIC_URL", "").rstrip("/"),
         )
         env.finish()
         return config
@@ -61,8 +67,17 @@ class RunConfig:
         return self.data_dir / "demo-loaded"
 
     @property
+    def mail_dir(self) -> pathlib.Path:
+        return self.data_dir / "mail"
+
+    @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def link_url(self) -> str:
+        """The base of links in alarm e-mails and events."""
+        return self.public_url or self.gateway_url
 
     @property
     def ingest_url(self) -> str:
@@ -75,6 +90,7 @@ class Secrets:
     demo_switch_key: str
     secret_key: str
     demo_customer_password: str = ""
+    webhook_secret: str = ""  # notify signs webhooks with it (X-CDRStats-Signature)
 
 
 def load_secrets(data_dir: pathlib.Path, environ: Mapping[str, str] | None = None) -> Secrets:
@@ -91,6 +107,9 @@ def load_secrets(data_dir: pathlib.Path, environ: Mapping[str, str] | None = Non
         or secrets.token_urlsafe(16),
         "secret_key": environ.get("CDRSTATS_SECRET_KEY") or stored.get("secret_key") or secrets.token_hex(32),
         "demo_customer_password": stored.get("demo_customer_password") or secrets.token_urlsafe(12),
+        "webhook_secret": environ.get("CDRSTATS_WEBHOOK_SECRET")
+        or stored.get("webhook_secret")
+        or secrets.token_urlsafe(32),
     }
     if values != stored:
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -276,16 +276,31 @@ def post_freeswitch_json(url: str, user: str, password: str, document: dict[str,
 DEMO_CUSTOMER = ("Acme Corp", "acme", "acme")  # customer name, account code, username
 
 
-def create_demo_tenant(gateway_url: str, admin_password: str, customer_password: str) -> None:
-    """The demo customer and its user, through the gateway's REST API as admin; already there is fine."""
+def create_demo_tenant(gateway_url: str, admin_password: str, customer_password: str) -> str:
+    """The demo customer and its user, through the gateway's REST API as admin; already there is fine.
+
+    Returns the customer's tenant id (``customer:<id>``), the owner of its alarms in alerting and notify.
+    """
     name, accountcode, username = DEMO_CUSTOMER
     status, customer = _admin_post(
         gateway_url, admin_password, "/api/v1/customers", {"name": name, "accountcodes": [accountcode]}
     )
-    if status == 409:
-        return  # made by an earlier run
+    if status == 409:  # made by an earlier run
+        listed = _admin_get(gateway_url, admin_password, "/api/v1/customers?limit=500")
+        (customer,) = [c for c in listed["items"] if c["name"] == name]
+        return f"customer:{customer['id']}"
     user = {"username": username, "password": customer_password, "role": "customer", "customer_id": customer["id"]}
     _admin_post(gateway_url, admin_password, "/api/v1/users", user)
+    return f"customer:{customer['id']}"
+
+
+def _admin_get(gateway_url: str, admin_password: str, path: str) -> Any:
+    request = urllib.request.Request(  # noqa: S310 - the local gateway
+        gateway_url + path,
+        headers={"Authorization": "Basic " + base64.b64encode(f"admin:{admin_password}".encode()).decode()},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.loads(response.read())
 
 
 def _admin_post(gateway_url: str, admin_password: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:

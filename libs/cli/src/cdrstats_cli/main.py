@@ -12,12 +12,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 
-from cdrstats_cli import demo, importer
+from cdrstats_cli import demo, demo_alerts, importer
 from cdrstats_cli.config import SERVICES, RunConfig, Secrets, load_secrets
 from cdrstats_cli.live import LiveTraffic
+from cdrstats_cli.mailcatcher import MailCatcher
 from cdrstats_cli.supervisor import Supervisor, process_specs
 from cdrstats_common.healthcheck import check_grpc
 from cdrstats_common.settings import SettingsError
@@ -75,6 +78,29 @@ def _load_demo(config: RunConfig, secrets: Secrets) -> None:
     )
 
 
+def _mail_line(config: RunConfig) -> str:
+    if config.smtp_host:
+        return f"  E-mail:           sent through {config.smtp_host} (CDRSTATS_SMTP_HOST)"
+    return f"  E-mail:           caught locally, one .eml file per message in {config.mail_dir}"
+
+
+def _installation_demo(config: RunConfig) -> None:
+    demo_alerts.create_installation_demo(config.grpc_addr("alerting"), config.grpc_addr("notify"))
+
+
+def _customer_demo(config: RunConfig, tenant: str) -> None:
+    name, accountcode, _ = demo.DEMO_CUSTOMER
+    demo_alerts.create_customer_demo(config.grpc_addr("alerting"), tenant, name, [accountcode])
+
+
+def _demo_step(what: str, step: Callable[..., None], *args: Any) -> None:
+    """A demo object that cannot be made is logged, not fatal: the product runs without it."""
+    try:
+        step(*args)
+    except grpc.RpcError as exc:
+        log.warning("demo %s not created: %s %s", what, exc.code(), exc.details())
+
+
 def _banner(config: RunConfig, secrets: Secrets, *, background: bool = False) -> str:
     return "\n".join(
         [
@@ -86,6 +112,7 @@ def _banner(config: RunConfig, secrets: Secrets, *, background: bool = False) ->
             f" (customer {demo.DEMO_CUSTOMER[0]!r}, sees account code {demo.DEMO_CUSTOMER[1]!r} only)",
             f"  Switch ingest:    POST {config.ingest_url}/v1/freeswitch/json",
             f"  Demo switch:      id 'demo', HTTP basic user 'demo', password {secrets.demo_switch_key}",
+            _mail_line(config),
             f"  Data and logs:    {config.data_dir} (secrets in {config.data_dir / 'secrets.json'})",
             "  Stop:             " + ("`make stop`" if background else "Ctrl-C"),
             "",
@@ -102,15 +129,20 @@ def run(config: RunConfig) -> int:
             return 1
     busy = [p for p in (config.http_port, config.ingest_http_port) if _port_busy(p)]
     busy += [config.grpc_port_base + i for i in range(len(SERVICES)) if _port_busy(config.grpc_port_base + i)]
+    if not config.smtp_host and config.mail_catcher_port and _port_busy(config.mail_catcher_port):
+        busy.append(config.mail_catcher_port)
     if busy:
         print(f"ports already in use: {busy}; set CDRSTATS_HTTP_PORT etc. to move this run", file=sys.stderr)
         return 1
     secrets = load_secrets(config.data_dir)
+    catcher = None if config.smtp_host else MailCatcher(config.mail_dir, config.mail_catcher_port)
+    if catcher is not None:
+        catcher.start()
     needs_demo = config.demo and not config.demo_done_marker.exists()
     if needs_demo:
         config.startup_marker.write_text("demo data loading\n")
     config.pid_file.write_text(str(os.getpid()))
-    supervisor = Supervisor(process_specs(config, secrets), config.log_dir)
+    supervisor = Supervisor(process_specs(config, secrets, catcher.port if catcher else 0), config.log_dir)
 
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -126,12 +158,16 @@ def run(config: RunConfig) -> int:
         with grpc.insecure_channel(config.grpc_addr("ingest")) as channel:
             demo.register_switches(channel, secrets.demo_switch_key)
         if needs_demo:
+            # rules before the calls: the demo's premium-rate and Nigerian calls show up flagged
+            _demo_step("alarms, rules and mail report", _installation_demo, config)
             _load_demo(config, secrets)
             config.demo_done_marker.write_text("loaded\n")
             config.startup_marker.unlink(missing_ok=True)
         _wait("gateway /healthz", lambda: _gateway_ready(config), READY_TIMEOUT_S, supervisor)
         if config.demo:
-            demo.create_demo_tenant(config.gateway_url, secrets.admin_password, secrets.demo_customer_password)
+            tenant = demo.create_demo_tenant(config.gateway_url, secrets.admin_password, secrets.demo_customer_password)
+            if needs_demo:
+                _demo_step("customer alarm", _customer_demo, config, tenant)
         print(_banner(config, secrets), flush=True)
         if config.demo_live:
             live = LiveTraffic(config.ingest_url, secrets.demo_switch_key)
@@ -150,6 +186,8 @@ def run(config: RunConfig) -> int:
         if live is not None:
             live.stop()
         supervisor.stop_all()
+        if catcher is not None:
+            catcher.stop()
         config.pid_file.unlink(missing_ok=True)
         print("stopped.", flush=True)
 

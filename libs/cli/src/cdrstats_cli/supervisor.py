@@ -31,7 +31,12 @@ class ProcessSpec:
     env: dict[str, str]
 
 
-def process_specs(config: RunConfig, secrets: Secrets) -> list[ProcessSpec]:
+def process_specs(config: RunConfig, secrets: Secrets, mail_catcher_port: int = 0) -> list[ProcessSpec]:
+    """Each process's environment (on top of the supervisor's own, which an operator's settings come from).
+
+    ``mail_catcher_port``: where the local SMTP catcher listens, when the operator set no
+    ``CDRSTATS_SMTP_HOST``; notify mails go there.
+    """
     common = {
         "CDRSTATS_DATA_DIR": str(config.data_dir),
         "AMQP_URL": config.amqp_url,
@@ -45,8 +50,9 @@ def process_specs(config: RunConfig, secrets: Secrets) -> list[ProcessSpec]:
         if service == "ingest":
             api_env["CDRSTATS_INGEST_HTTP_PORT"] = str(config.ingest_http_port)
             api_env.setdefault("CDRSTATS_INGEST_PUBLIC_URL", f"http://127.0.0.1:{config.ingest_http_port}")
-        specs.append(ProcessSpec(f"{service}-api", f"cdrstats_{service}.api", api_env))
-        specs.append(ProcessSpec(f"{service}-worker", f"cdrstats_{service}.worker", dict(common)))
+        extra = _service_env(service, config, secrets, mail_catcher_port)
+        specs.append(ProcessSpec(f"{service}-api", f"cdrstats_{service}.api", {**api_env, **extra}))
+        specs.append(ProcessSpec(f"{service}-worker", f"cdrstats_{service}.worker", {**common, **extra}))
     gateway_env = {
         **common,
         "CDRSTATS_HTTP_PORT": str(config.http_port),
@@ -58,6 +64,22 @@ def process_specs(config: RunConfig, secrets: Secrets) -> list[ProcessSpec]:
     }
     specs.append(ProcessSpec("gateway", "cdrstats_gateway", gateway_env))
     return specs
+
+
+def _service_env(service: str, config: RunConfig, secrets: Secrets, mail_catcher_port: int) -> dict[str, str]:
+    """Settings only alerting and notify read: links to the gateway, webhook signing, mail."""
+    env: dict[str, str] = {}
+    if service in ("alerting", "notify"):
+        env["CDRSTATS_PUBLIC_URL"] = config.link_url
+    if service == "notify":
+        env["CDRSTATS_WEBHOOK_SECRET"] = secrets.webhook_secret
+        if not config.smtp_host and mail_catcher_port:
+            env |= {
+                "CDRSTATS_SMTP_HOST": "127.0.0.1",
+                "CDRSTATS_SMTP_PORT": str(mail_catcher_port),
+                "CDRSTATS_SMTP_SECURITY": "none",
+            }
+    return env
 
 
 class Child:

@@ -66,7 +66,8 @@ def customer_alarm() -> alerting_pb2.Alarm:
 
 
 def create_installation_demo(alerting_addr: str, notify_addr: str) -> bool:
-    """Admin alarms, a black-list entry, a geo rule and the daily mail report; False when alarms exist already."""
+    """Admin alarms, a black-list entry, a geo rule, the installation's contacts and the daily mail report;
+    False when alarms exist already."""
     admin = alerting_pb2.Scope(admin=True)
     with grpc.insecure_channel(alerting_addr) as channel:
         alerting = alerting_pb2_grpc.AlertingServiceStub(channel)
@@ -91,7 +92,15 @@ def create_installation_demo(alerting_addr: str, notify_addr: str) -> bool:
             timeout=TIMEOUT_S,
         )
     with grpc.insecure_channel(notify_addr) as channel:
-        notify_pb2_grpc.NotifyServiceStub(channel).SaveMailReport(
+        notify = notify_pb2_grpc.NotifyServiceStub(channel)
+        # destination alerts of global rules go to the installation's contacts: the demo's land in var/mail
+        notify.SaveContacts(
+            notify_pb2.SaveContactsRequest(
+                scope=notify_pb2.Scope(admin=True), contacts=notify_pb2.Contacts(owner="", emails=[NOC])
+            ),
+            timeout=TIMEOUT_S,
+        )
+        notify.SaveMailReport(
             notify_pb2.SaveMailReportRequest(
                 scope=notify_pb2.Scope(admin=True),
                 report=notify_pb2.MailReport(owner="", daily=True, hour=7, recipients=[NOC]),

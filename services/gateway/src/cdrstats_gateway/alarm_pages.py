@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 import pycountry
 from aiohttp import web
 
+from cdrstats_common import q850
 from cdrstats_gateway import keys
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import alarms
-from cdrstats_gateway.domain import labels as code_labels
 from cdrstats_gateway.domain.alarms import Alarm, Evaluation
 from cdrstats_gateway.domain.models import User
 from cdrstats_gateway.views_cdrs import local_time
@@ -53,7 +53,7 @@ def labels() -> dict[str, Any]:
         "when": lambda time_us, zone: local_time(time_us, zone) if time_us else "never",
         "when_short": lambda time_us, zone: local_time(time_us, zone)[:16] if time_us else "never",
         "amount": alarms.amount,
-        "cause_name": code_labels.cause_name,
+        "cause_name": q850.cause_name,
     }
 
 
@@ -79,9 +79,9 @@ async def pickers(request: web.Request, user: User, alarm: Alarm) -> dict[str, A
         codes = sorted({code for c in customers for code in c.accountcodes})
     else:
         codes = sorted(user.accountcodes)
-    causes = sorted(code_labels.Q850.items())
-    if alarm.hangup_cause and alarm.hangup_cause not in code_labels.Q850:
-        causes.append((alarm.hangup_cause, code_labels.cause_name(alarm.hangup_cause)))
+    causes = sorted(q850.Q850.items())
+    if alarm.hangup_cause and alarm.hangup_cause not in q850.Q850:
+        causes.append((alarm.hangup_cause, q850.cause_name(alarm.hangup_cause)))
     return {
         "switch_choices": switches,
         "switches_error": switches_error,

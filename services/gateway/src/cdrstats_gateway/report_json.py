@@ -14,6 +14,7 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from cdrstats_common import q850
 from cdrstats_gateway.domain import labels
 from cdrstats_gateway.domain.cdr_format import rfc3339_us
 
@@ -66,7 +67,7 @@ def _named(message_name: str, shown: dict[str, Any]) -> dict[str, Any]:
     if message_name in _COUNTRY_MESSAGES:
         shown["country_name"], shown["iso_numeric"] = labels.country(shown["country"])
     elif message_name in _CAUSE_MESSAGES:
-        shown["cause_name"] = labels.cause_name(shown["hangup_cause"])
+        shown["cause_name"] = q850.cause_name(shown["hangup_cause"])
     return shown
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 
 from cdrstats_common import metrics
+from cdrstats_common.q850 import cause_name
 from cdrstats_notify.domain.mail_report import Period
-from cdrstats_notify.domain.q850 import cause_name
 
 TOP_COUNTRIES = 5
 LAST_CALLS = 10

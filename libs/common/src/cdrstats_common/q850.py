@@ -1,7 +1,8 @@
-"""Readable ITU-T Q.850 cause names for e-mails (the gateway keeps its own copy for pages: services share no code)."""
+"""ITU-T Q.850 hangup cause names, one table for every page, e-mail and report that shows a cause."""
 
 from __future__ import annotations
 
+#: ITU-T Q.850 cause values a VoIP operator meets (the rest show as "cause N")
 Q850 = {
     0: "Unknown",
     1: "Unallocated number",

@@ -51,7 +51,7 @@ def has_mongo_adapter(service: str) -> bool:
     """Whether ``open_store`` of the service accepts a mongodb:// URL.
 
     True when its store package has a MongoDB module and ``open_store`` has a mongodb branch
-    that does not merely raise (the gateway's refuses the URL with a clear error today).
+    that does not merely raise (a service without an adapter refuses the URL with a clear error).
     """
     store = src_dir(service) / "store"
     if not any(store.glob("mongo*.py")):

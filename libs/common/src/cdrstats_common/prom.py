@@ -29,6 +29,9 @@ ALARM_EVALUATION = Histogram(
 ALARM_EVALUATIONS = Counter(
     "cdrstats_alarm_evaluations", "Stored alarm evaluations by verdict (ok, breach, insufficient, error)", ["verdict"]
 )
+DESTINATION_HITS = Counter(
+    "cdrstats_destination_hits", "CDRs newly logged by destination control, by verdict (black, geo, white)", ["verdict"]
+)
 NOTIFICATIONS = Counter(
     "cdrstats_notifications",
     "Notification send attempts by channel (email, webhook) and result (sent, retry, failed)",

@@ -40,8 +40,6 @@ from cdrstats_common import prom
 log = logging.getLogger(__name__)
 
 INTERVAL_FACTOR = {"last_15m": 1, "last_hour": 1, "last_day": 5, "day": 5, "week": 15, "month": 15}
-RETENTION_US = 90 * 86_400_000_000  # stored evaluations are kept 90 days
-PRUNE_EVERY_US = 3_600_000_000
 DEFAULT_EVALUATIONS, MAX_EVALUATIONS = 500, 5_000
 
 
@@ -60,7 +58,6 @@ class AlarmsService:
         self.clock = clock
         self.interval_us = int(interval_s * 1_000_000)
         self.evaluator = AlarmEvaluator(store, metrics, time_zone=time_zone, public_url=public_url)
-        self._pruned_us = 0
 
     def now_us(self) -> int:
         return int(self.clock() * 1_000_000)
@@ -96,7 +93,7 @@ class AlarmsService:
         now = self.now_us()
         fresh = dataclasses.replace(
             checked, id=new_alarm_id(), owner=caller.owner, state=OK, last_evaluated_us=0, last_triggered_us=0,
-            last_value=0.0, created_us=now, updated_us=now,
+            last_value=0.0, created_us=now, updated_us=now, last_verdict="", last_message="",
         )  # fmt: skip
         return self.store.create_alarm(fresh)
 
@@ -183,8 +180,4 @@ class AlarmsService:
                 log.exception("alarm evaluation failed", extra={"fields": {"alarm_id": alarm.id}})
             finally:
                 prom.ALARM_EVALUATION.observe(time.perf_counter() - started)
-        now = self.now_us()
-        if now - self._pruned_us >= PRUNE_EVERY_US:
-            self.store.prune_evaluations(now - RETENTION_US)
-            self._pruned_us = now
-        return stored
+        return stored  # old evaluations are pruned by the worker's retention timer (retention.py)

@@ -113,7 +113,11 @@ class DestinationsApi:
             context,
             request.scope,
             lambda caller: self.destinations.list_hits(
-                caller, verdict=request.verdict, since_us=request.since_us, limit=request.limit
+                caller,
+                verdict=request.verdict,
+                since_us=request.since_us,
+                before_us=request.before_us,
+                limit=request.limit,
             ),
         )
         return pb.HitsReply(hits=[convert.hit_to_proto(hit) for hit in hits])

@@ -55,6 +55,8 @@ def alarm_to_proto(alarm: Alarm) -> pb.Alarm:
         last_value=alarm.last_value,
         created_us=alarm.created_us,
         updated_us=alarm.updated_us,
+        last_verdict=alarm.last_verdict,
+        last_message=alarm.last_message,
     )
 
 

@@ -228,15 +228,22 @@ class DestinationsService:
         ids = [cdr_id for cdr_id in cdr_ids if cdr_id]
         return self.store.hits_by_cdr_ids(ids, self._accountcodes(caller)) if ids else []
 
-    def list_hits(self, caller: Caller, *, verdict: str = "", since_us: int = 0, limit: int = 0) -> list[Hit]:
-        """Newest first; verdict empty = the alerting ones (black and geo)."""
+    def list_hits(
+        self, caller: Caller, *, verdict: str = "", since_us: int = 0, before_us: int = 0, limit: int = 0
+    ) -> list[Hit]:
+        """Newest first; verdict empty = the alerting ones (black and geo). ``before_us`` pages back: pass the
+        last hit's ``time_us`` (check times are distinct, so no hit is skipped or shown twice)."""
         if verdict and verdict not in VERDICTS:
             raise InvalidArgument(f"verdict: expected white, black, geo or empty (black and geo), got {verdict!r}")
         if since_us < 0:
             raise InvalidArgument(f"since_us: expected epoch microseconds >= 0, got {since_us}")
+        if before_us < 0:
+            raise InvalidArgument(f"before_us: expected 0 (no bound) or epoch microseconds, got {before_us}")
         count = _limit(limit, HITS_LIMIT, HITS_LIMIT_MAX)
         verdicts = [verdict] if verdict else ["black", "geo"]
-        return self.store.recent_hits(verdicts, since_us=since_us, limit=count, accountcodes=self._accountcodes(caller))
+        return self.store.recent_hits(
+            verdicts, since_us=since_us, before_us=before_us, limit=count, accountcodes=self._accountcodes(caller)
+        )
 
     # -- tenant rules ----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import Any
 from cdrstats_alerting.alarms_service import AlarmsService
 from cdrstats_alerting.destinations_service import DestinationsService
 from cdrstats_alerting.store import AlertingStore
+from cdrstats_common import prom
 
 
 class AlertingService:
@@ -33,9 +34,13 @@ class AlertingService:
         self.destinations = DestinationsService(store, clock=clock, public_url=public_url)
 
     def apply_cdrs_event(self, envelope: Mapping[str, Any]) -> bool:
-        """Once per event: destination verdicts (hit log + destination_alert) and CIC streaks."""
+        """Once per event: destination verdicts (hit log + destination_alert) and CIC streaks. Newly logged
+        verdicts count in ``cdrstats_destination_hits`` (a redelivered event or re-sent CDR counts nothing)."""
         cdrs = envelope["data"]["cdrs"]
-        return self.store.apply_cdrs_event(str(envelope["id"]), cdrs, self.destinations.matcher())
+        result = self.store.apply_cdrs_event(str(envelope["id"]), cdrs, self.destinations.matcher())
+        for verdict, count in result.hits.items():
+            prom.DESTINATION_HITS.labels(verdict).inc(count)
+        return result.applied
 
     def evaluate_due(self) -> int:
         """Evaluate every enabled alarm that is due; returns how many were evaluated."""

@@ -19,6 +19,8 @@ class AlertingSettings:
     public_url: str  # the gateway's base URL, for links in events ("" = relative links)
     time_zone: str = "UTC"  # the reporting time zone: calendar alarm windows (day, week, month) follow it
     alarm_interval_s: int = 60  # how often the worker evaluates due alarms (tests shorten it)
+    hit_retention_days: int = 90  # the hit log keeps this many days of checks (0: forever)
+    evaluation_retention_days: int = 90  # stored alarm evaluations, likewise
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertingSettings:
@@ -33,6 +35,8 @@ class AlertingSettings:
             public_url=env.str("CDRSTATS_PUBLIC_URL", "").rstrip("/"),
             time_zone=env.time_zone("CDRSTATS_TIME_ZONE"),
             alarm_interval_s=env.int("CDRSTATS_ALARM_INTERVAL_S", 60, minimum=1, maximum=3600),
+            hit_retention_days=env.int("CDRSTATS_HIT_RETENTION_DAYS", 90, minimum=0, maximum=36_500),
+            evaluation_retention_days=env.int("CDRSTATS_EVALUATION_RETENTION_DAYS", 90, minimum=0, maximum=36_500),
         )
         env.finish()
         return settings

@@ -16,10 +16,11 @@ from nameko.extensions import DependencyProvider  # noqa: E402
 from nameko.timer import Timer, timer  # noqa: E402
 
 from cdrstats_alerting.metric_client import ReportingMetricSource  # noqa: E402
+from cdrstats_alerting.retention import AlertingRetention  # noqa: E402
 from cdrstats_alerting.service import AlertingService  # noqa: E402
 from cdrstats_alerting.settings import AlertingSettings  # noqa: E402
 from cdrstats_alerting.store import open_store  # noqa: E402
-from cdrstats_common import prom  # noqa: E402
+from cdrstats_common import prom, retention  # noqa: E402
 from cdrstats_common.events import EventPublisher  # noqa: E402
 from cdrstats_common.nameko_support import SETTINGS_KEY, durable_event_handler, run_worker  # noqa: E402
 from cdrstats_common.relay import Relay  # noqa: E402
@@ -44,6 +45,9 @@ class Alerting(DependencyProvider):
             interval_s=settings.alarm_interval_s,
         )
         self.relay = Relay(self.store, EventPublisher(settings.amqp_url, "alerting"))
+        self.retention = AlertingRetention(
+            self.store, hit_days=settings.hit_retention_days, evaluation_days=settings.evaluation_retention_days
+        )
 
     def stop(self) -> None:
         self.relay.publisher.close()
@@ -78,6 +82,11 @@ class AlertingWorker:
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self) -> None:
         self.alerting.relay.run_once()
+
+    @timer(interval=retention.INTERVAL_S, eager=True)
+    def prune(self) -> None:
+        """Hit log, evaluations and sent outbox events past their retention, in short batches."""
+        self.alerting.retention.prune()
 
     @timer(interval=2)
     def heartbeat(self) -> None:

@@ -37,7 +37,19 @@ ALARM_SCHEMA = obj(
         "owner": {"type": "string", "description": '"" = the installation (admin), else "customer:<id>"'},
         "description": STR,
         "state": {"enum": ["OK", "FIRING"]},
-        "last_value": NUM_OR_NULL,
+        "last_value": {
+            "type": ["number", "null"],
+            "description": "the last measured value; null before the first evaluation and when the last one "
+            "measured nothing (last_verdict insufficient or error)",
+        },
+        "last_verdict": {
+            "enum": [*alarms.VERDICTS, None],
+            "description": "of the last evaluation; null before the first",
+        },
+        "last_message": {
+            "type": ["string", "null"],
+            "description": "the last evaluation's one-line message: why it had too few calls, what failed, ...",
+        },
         "last_evaluated": TIME_OR_NULL,
         "last_triggered": TIME_OR_NULL,
         "created": TIME_OR_NULL,
@@ -98,6 +110,8 @@ def parse_time(field: str, value: str) -> int:
 
 def alarm_json(alarm: Alarm) -> dict[str, Any]:
     evaluated = alarm.last_evaluated_us != 0
+    # "": evaluated by an alerting that did not keep the verdict yet (its value is the last measured one)
+    measured = evaluated and alarm.last_verdict in ("ok", "breach", "")
     return {
         "id": alarm.id,
         "name": alarm.name,
@@ -116,7 +130,9 @@ def alarm_json(alarm: Alarm) -> dict[str, Any]:
         "webhooks": list(alarm.webhooks),
         "description": alarms.describe(alarm),
         "state": alarm.state,
-        "last_value": alarm.last_value if evaluated else None,
+        "last_value": alarm.last_value if measured else None,
+        "last_verdict": alarm.last_verdict or None,
+        "last_message": alarm.last_message or None,
         "last_evaluated": time_us(alarm.last_evaluated_us),
         "last_triggered": time_us(alarm.last_triggered_us),
         "created": time_us(alarm.created_us),

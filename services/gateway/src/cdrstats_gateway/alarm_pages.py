@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -54,7 +55,37 @@ def labels() -> dict[str, Any]:
         "when_short": lambda time_us, zone: local_time(time_us, zone)[:16] if time_us else "never",
         "amount": alarms.amount,
         "cause_name": q850.cause_name,
+        "last_result": last_result,
     }
+
+
+#: alerting's reason for an "insufficient" verdict when the window had too few attempts
+_TOO_FEW = re.compile(r"(\d+) attempts, fewer than the minimum (\d+)")
+
+
+@dataclasses.dataclass(frozen=True)
+class LastResult:
+    """What the alarm list shows as its last value: ``kind`` is value, never, insufficient or error."""
+
+    text: str
+    kind: str
+
+
+def last_result(alarm: Alarm) -> LastResult:
+    """A value only when the last evaluation measured one: "—" before the first, "too few calls (16 of 20)"
+    when the window had too few attempts, the error when reporting failed (never a false "0 %")."""
+    if not alarm.last_evaluated_us:
+        return LastResult("—", "never")
+    verdict = alarm.last_verdict
+    if verdict in ("ok", "breach", ""):  # "": evaluated by an alerting that did not keep the verdict yet
+        return LastResult(f"{alarms.amount(alarm.last_value)} {alarms.unit(alarm.metric)}".strip(), "value")
+    reason = alarm.last_message.partition(f": {verdict}: ")[2] or alarm.last_message
+    if verdict == "insufficient":
+        too_few = _TOO_FEW.search(reason)
+        if too_few:
+            return LastResult(f"too few calls ({too_few[1]} of {too_few[2]})", verdict)
+        return LastResult(f"no value: {reason}" if reason else "no value", verdict)
+    return LastResult(reason or "the evaluation failed", "error")
 
 
 async def owner_names(request: web.Request) -> dict[str, str]:

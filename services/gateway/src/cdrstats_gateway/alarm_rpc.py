@@ -98,6 +98,8 @@ def alarm_from_proto(m: alerting_pb2.Alarm) -> Alarm:
         last_value=m.last_value,
         created_us=m.created_us,
         updated_us=m.updated_us,
+        last_verdict=m.last_verdict,
+        last_message=m.last_message,
     )
 
 

@@ -15,6 +15,7 @@ from cdrstats_gateway import (
     rest,
     rest_alarms,
     rest_cdrs,
+    rest_hits,
     rest_lists,
     rest_notify,
     rest_reports,
@@ -55,7 +56,7 @@ def setup_routes(app: web.Application) -> None:
     for method, path, handler, name in (*views_alarms.ROUTES, *rest_alarms.ROUTES):  # alarms (C1)
         router.add_route(method, path, handler, name=name)
     control_pages = (*views_control.ROUTES, *views_notify.ROUTES, *views_contacts.ROUTES)
-    control_routes = (*control_pages, *rest_lists.ROUTES, *rest_notify.ROUTES)
+    control_routes = (*control_pages, *rest_lists.ROUTES, *rest_hits.ROUTES, *rest_notify.ROUTES)
     for method, path, handler, name in control_routes:  # destination control and notifications (C2)
         router.add_route(method, path, handler, name=name)
     router.add_static("/static", STATIC_DIR, name="static", append_version=False)

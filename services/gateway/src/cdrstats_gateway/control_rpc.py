@@ -65,8 +65,10 @@ class ControlAdmin(Protocol):
     async def get_hits(self, scope: ControlScope, cdr_ids: Sequence[str]) -> list[Hit]: ...
 
     async def list_hits(
-        self, scope: ControlScope, verdict: str = "", since_us: int = 0, limit: int = 0
-    ) -> list[Hit]: ...
+        self, scope: ControlScope, verdict: str = "", since_us: int = 0, limit: int = 0, *, before_us: int = 0
+    ) -> list[Hit]:
+        """Newest first; ``before_us`` (a hit's ``time_us``) pages back to the hits checked before it."""
+        ...
 
     async def get_contacts(self, scope: ControlScope, owner: str = "") -> Contacts: ...
 
@@ -181,9 +183,11 @@ class ControlClient:
         assert isinstance(reply, alerting_pb2.HitsReply)
         return [convert.hit_from_proto(h) for h in reply.hits]
 
-    async def list_hits(self, scope: ControlScope, verdict: str = "", since_us: int = 0, limit: int = 0) -> list[Hit]:
+    async def list_hits(
+        self, scope: ControlScope, verdict: str = "", since_us: int = 0, limit: int = 0, *, before_us: int = 0
+    ) -> list[Hit]:
         request = alerting_pb2.ListHitsRequest(
-            scope=convert.alerting_scope(scope), verdict=verdict, since_us=since_us, limit=limit
+            scope=convert.alerting_scope(scope), verdict=verdict, since_us=since_us, limit=limit, before_us=before_us
         )
         reply = await self._alerting("ListHits", request)
         assert isinstance(reply, alerting_pb2.HitsReply)

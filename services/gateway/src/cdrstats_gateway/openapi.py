@@ -19,6 +19,7 @@ from cdrstats_gateway import (
     rest_account,
     rest_admin,
     rest_alarms,
+    rest_hits,
     rest_imports,
     rest_lists,
     rest_notify,
@@ -40,6 +41,7 @@ SCHEMA_MODULES: tuple[types.ModuleType, ...] = (
     rest_rejects,
     rest_alarms,
     rest_lists,
+    rest_hits,
     rest_notify,
 )
 #: REST modules whose ``ROUTES`` the platform registers (G-pages registers rest_cdrs/rest_reports itself)

@@ -1,4 +1,4 @@
-"""REST API of destination control (alerting owns it): list entries, geographic rules, checks, hits.
+"""REST API of destination control (alerting owns it): list entries, geographic rules, checks.
 
 Customers manage their tenant's entries and rules and read the global ones; admins' entries are
 global. Another tenant's id answers 404, exactly like a missing one.
@@ -7,14 +7,13 @@ global. Another tenant's id answers 404, exactly like a missing one.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from typing import Any
 
 from aiohttp import web
 
 from cdrstats_gateway import keys
 from cdrstats_gateway.domain import control, destinations
-from cdrstats_gateway.domain.control import EntryQuery, GeoRule, Hit, ListEntry, control_scope
+from cdrstats_gateway.domain.control import EntryQuery, GeoRule, ListEntry, control_scope
 from cdrstats_gateway.domain.errors import InvalidInput
 from cdrstats_gateway.domain.formatting import rfc3339
 from cdrstats_gateway.middlewares import ApiError
@@ -30,7 +29,6 @@ from cdrstats_gateway.rest_control import (
 )
 
 MAX_LIMIT = 500
-MAX_HITS = 1000
 ID_PARAM = (Param("id", "path", STR, required=True, description="the entry or rule id"),)
 NULLABLE_CURSOR = {"type": ["string", "null"]}
 LIST_ENTRY = obj(
@@ -73,22 +71,6 @@ VERDICT = obj(
         "destination_e164": STR,
     }
 )
-HIT = obj(
-    {
-        "id": STR,
-        "cdr_id": STR,
-        "switch_id": STR,
-        "accountcode": STR,
-        "destination_e164": STR,
-        "country": STR,
-        "verdict": {"enum": ["white", "black", "geo"]},
-        "rule_id": STR,
-        "rule": STR,
-        "owner": STR,
-        "start_time": TIME,
-        "checked_at": TIME,
-    }
-)
 
 
 def entry_json(entry: ListEntry) -> dict[str, Any]:
@@ -101,13 +83,6 @@ def rule_json(rule: GeoRule) -> dict[str, Any]:
     shown = dataclasses.asdict(rule)
     shown["countries"] = list(rule.countries)
     shown["created_at"] = rfc3339(shown.pop("created_us"))
-    return shown
-
-
-def hit_json(hit: Hit) -> dict[str, Any]:
-    shown = dataclasses.asdict(hit)
-    shown["start_time"] = rfc3339(shown.pop("start_us"))
-    shown["checked_at"] = rfc3339(shown.pop("time_us"))
     return shown
 
 
@@ -279,39 +254,6 @@ async def check(request: web.Request) -> web.StreamResponse:
     return web.json_response(dataclasses.asdict(verdict))
 
 
-def _since(request: web.Request) -> int:
-    text = request.query.get("since", "").strip()
-    if not text:
-        return 0
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError as exc:
-        message = "since: expected an RFC 3339 time such as 2026-03-01T00:00:00Z"
-        raise ApiError(400, "invalid_argument", message, {"field": "since"}) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return int(moment.timestamp() * 1_000_000)
-
-
-@documented(
-    "The newest destination hits of your calls (black list and geo unless verdict says otherwise)",
-    "destinations",
-    obj({"items": arr(ref("Hit"))}),
-    params=(
-        Param("verdict", schema={"enum": ["black", "geo", "white"]}),
-        Param("since", schema=TIME, description="only calls checked at or after this time"),
-        Param("limit", schema={"type": "integer", "minimum": 1, "maximum": MAX_HITS}),
-    ),
-    errors=(400, 503),
-)
-async def list_hits(request: web.Request) -> web.StreamResponse:
-    verdict = choice_param(request, "verdict", ("black", "geo", "white"))
-    since, limit = _since(request), query_limit(request, 100, MAX_HITS)
-    with service_fields():
-        found = await request.app[keys.SERVICES].list_hits(control_scope(request[keys.USER]), verdict, since, limit)
-    return web.json_response({"items": [hit_json(h) for h in found]})
-
-
 ROUTES = (
     ("GET", "/api/v1/lists", list_entries, "api_lists"),
     ("POST", "/api/v1/lists", create_entries, "api_lists_create"),
@@ -321,6 +263,5 @@ ROUTES = (
     ("PUT", "/api/v1/geo-rules/{id}", update_rule, "api_geo_rule_update"),
     ("DELETE", "/api/v1/geo-rules/{id}", delete_rule, "api_geo_rule_delete"),
     ("GET", "/api/v1/destinations/check", check, "api_destination_check"),
-    ("GET", "/api/v1/hits", list_hits, "api_hits"),
 )
-SCHEMAS = {"ListEntry": LIST_ENTRY, "GeoRule": GEO_RULE, "DestinationVerdict": VERDICT, "Hit": HIT}
+SCHEMAS = {"ListEntry": LIST_ENTRY, "GeoRule": GEO_RULE, "DestinationVerdict": VERDICT}

@@ -24,6 +24,7 @@ from cdrstats_gateway.rendering import render
 from cdrstats_gateway.views_cdrs import local_time, viewer_zone
 
 PAGE_SIZE = 100
+HITS_PAGE = 100
 MAX_ID = 64
 HIT_VERDICTS = ("", "black", "geo", "white")
 
@@ -276,18 +277,27 @@ async def geo_post(request: web.Request) -> web.StreamResponse:
 
 
 async def hits(request: web.Request) -> web.StreamResponse:
+    """100 hits a page, newest first; "Older" pages back by check time (``before``, epoch microseconds)."""
     user = auth.require_user(request)
     verdict = request.query.get("verdict", "")
     verdict = verdict if verdict in HIT_VERDICTS else ""
+    before = request.query.get("before", "").strip()
+    if before and (not before.isdigit() or len(before) > 19):
+        raise web.HTTPBadRequest(text="before: expected the Older link's value (epoch microseconds)")
+    before_us = int(before or 0)
     found, unavailable = [], ""
     try:
-        found = await request.app[keys.SERVICES].list_hits(control_scope(user), verdict, 0, 200)
+        found = await request.app[keys.SERVICES].list_hits(
+            control_scope(user), verdict, 0, HITS_PAGE + 1, before_us=before_us
+        )
     except ServiceError as exc:
         unavailable = exc.message
     zone = viewer_zone(request, user)
     context = {
         "tabs": _tabs(request, "hits"),
-        "hits": found,
+        "hits": found[:HITS_PAGE],
+        "before_us": before_us,
+        "next_before_us": found[HITS_PAGE - 1].time_us if len(found) > HITS_PAGE else 0,
         "verdict": verdict,
         "verdicts": HIT_VERDICTS,
         "unavailable": unavailable,

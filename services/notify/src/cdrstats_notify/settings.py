@@ -37,6 +37,7 @@ class NotifySettings:
     # deliveries (docs/notify.md, "Retries"): when failed sends are retried, and a webhook's timeout
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     webhook_timeout_s: float = 10.0
+    delivery_retention_days: int = 90  # sent and failed deliveries stay in the log this long (0: forever)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotifySettings:
@@ -64,6 +65,7 @@ class NotifySettings:
             ingest_grpc_addr=env.address("INGEST_GRPC_ADDR", "127.0.0.1:50051"),
             retry=_retry_policy(env),
             webhook_timeout_s=float(env.int("CDRSTATS_WEBHOOK_TIMEOUT_S", 10, minimum=1, maximum=300)),
+            delivery_retention_days=env.int("CDRSTATS_DELIVERY_RETENTION_DAYS", 90, minimum=0, maximum=36_500),
         )
         env.finish()
         return settings

@@ -15,11 +15,12 @@ from typing import Any  # noqa: E402
 from nameko.extensions import DependencyProvider  # noqa: E402
 from nameko.timer import timer  # noqa: E402
 
-from cdrstats_common import prom  # noqa: E402
+from cdrstats_common import prom, retention  # noqa: E402
 from cdrstats_common.events import EventPublisher  # noqa: E402
 from cdrstats_common.nameko_support import SETTINGS_KEY, durable_event_handler, run_worker  # noqa: E402
 from cdrstats_common.relay import Relay  # noqa: E402
 from cdrstats_common.settings import load_or_exit  # noqa: E402
+from cdrstats_notify.retention import NotifyRetention  # noqa: E402
 from cdrstats_notify.service import NotifyService  # noqa: E402
 from cdrstats_notify.settings import NotifySettings  # noqa: E402
 from cdrstats_notify.store import open_store  # noqa: E402
@@ -37,6 +38,7 @@ class Notify(DependencyProvider):
         self.store = open_store(settings.store_url)
         self.service = NotifyService(self.store, settings)
         self.relay = Relay(self.store, EventPublisher(settings.amqp_url, "notify"))
+        self.retention = NotifyRetention(self.store, delivery_days=settings.delivery_retention_days)
 
     def stop(self) -> None:
         self.service.deliveries.drain()  # sends in flight finish (or are retried after their lease)
@@ -98,6 +100,11 @@ class NotifyWorker:
     @timer(interval=RELAY_INTERVAL_S)
     def relay_outbox(self) -> None:
         self.notify.relay.run_once()
+
+    @timer(interval=retention.INTERVAL_S, eager=True)
+    def prune(self) -> None:
+        """Sent and failed deliveries past their retention and sent outbox events, in short batches."""
+        self.notify.retention.prune()
 
     @timer(interval=2)
     def heartbeat(self) -> None:

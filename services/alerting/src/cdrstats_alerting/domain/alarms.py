@@ -116,6 +116,8 @@ class Alarm:
     last_value: float = 0.0
     created_us: int = 0
     updated_us: int = 0
+    last_verdict: str = ""  # of the last stored evaluation ("" = never evaluated): is ``last_value`` current?
+    last_message: str = ""  # its one-line message: why there is no value (too few calls, an error)
 
     @property
     def relative(self) -> bool:
@@ -133,6 +135,8 @@ class Alarm:
             last_value=self.last_value,
             created_us=self.created_us,
             updated_us=self.updated_us,
+            last_verdict=self.last_verdict,
+            last_message=self.last_message,
         )
 
 

@@ -62,7 +62,9 @@ class AlarmStore(Protocol):
         """Newest first."""
         ...
 
-    def prune_evaluations(self, before_us: int) -> int: ...
+    def prune_evaluations(self, before_us: int, limit: int = 5_000) -> int:
+        """Delete at most ``limit`` evaluations made before ``before_us`` (one short write); returns how many."""
+        ...
 
     def cic_run(self, key: str) -> Run:
         """The current run of unanswered attempts of a CIC scope key (``domain.cic``)."""

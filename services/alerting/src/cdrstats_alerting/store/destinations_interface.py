@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -14,6 +16,25 @@ class Matcher(Protocol):
     def check(self, cdr: Mapping[str, Any]) -> Verdict | None: ...
     def tenant_of(self, accountcode: str) -> str: ...
     def link(self, cdr_id: str) -> str: ...
+
+
+class CheckClock:
+    """Distinct, increasing check times within a process: the hit log pages back by check time
+    (``recent_hits(before_us=...)``), so the hits of one batch must not share one microsecond."""
+
+    def __init__(self) -> None:
+        self._last_us = 0
+        self._lock = threading.Lock()
+
+    def take(self, count: int) -> int:
+        """The first of ``count`` consecutive microseconds, none handed out before."""
+        with self._lock:
+            first = max(time.time_ns() // 1000, self._last_us + 1)
+            self._last_us = first + max(count, 1) - 1
+            return first
+
+
+CHECK_CLOCK = CheckClock()
 
 
 class DestinationStore(Protocol):
@@ -72,10 +93,16 @@ class DestinationStore(Protocol):
         verdicts: Sequence[str],
         *,
         since_us: int = 0,
+        before_us: int = 0,
         limit: int = 100,
         accountcodes: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """Newest first (by check time, then id), checked at or after ``since_us``."""
+        """Newest first (by check time, then id), checked at or after ``since_us`` and before ``before_us``
+        (0: no upper bound; the cursor of the next older page is the last hit's ``time_us``)."""
+        ...
+
+    def prune_hits(self, before_us: int, limit: int) -> int:
+        """Delete at most ``limit`` hits checked before ``before_us`` (one short write); returns how many."""
         ...
 
     def destination_counts(self) -> dict[str, int]:

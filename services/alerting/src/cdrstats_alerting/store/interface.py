@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from cdrstats_alerting.store.alarms_interface import AlarmStore
 from cdrstats_alerting.store.destinations_interface import DestinationStore, Matcher
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CdrsApplied:
+    """What ``apply_cdrs_event`` did: false for an event applied before; ``hits`` counts the verdicts
+    newly logged (a CDR already in the hit log counts no more), for the ``cdrstats_destination_hits`` metric."""
+
+    applied: bool
+    hits: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.applied
 
 
 class AlertingStore(AlarmStore, DestinationStore, Protocol):
@@ -20,6 +33,10 @@ class AlertingStore(AlarmStore, DestinationStore, Protocol):
         ...
 
     def outbox_pending(self) -> int: ...
+    def prune_outbox(self, sent_before_s: float, limit: int) -> int:
+        """Delete at most ``limit`` outbox events sent before ``sent_before_s`` (epoch seconds); never a
+        pending one. MongoDB: 0, its sent events expire through a TTL index."""
+        ...
 
     # -- tenants (pushed by the gateway with SetTenant) -----------------------------------
     def set_tenant(self, tenant_id: str, accountcodes: Sequence[str], name: str = "") -> None:
@@ -32,7 +49,7 @@ class AlertingStore(AlarmStore, DestinationStore, Protocol):
         ...
 
     # -- the cdrs_ingested effect ---------------------------------------------------------
-    def apply_cdrs_event(self, event_id: str, cdrs: Sequence[Mapping[str, Any]], matcher: Matcher) -> bool:
+    def apply_cdrs_event(self, event_id: str, cdrs: Sequence[Mapping[str, Any]], matcher: Matcher) -> CdrsApplied:
         """Once per event id: record destination verdicts (and queue destination_alert events) and
-        advance the CIC streaks, together. False when the event was applied before."""
+        advance the CIC streaks, together. False (``applied``) when the event was applied before."""
         ...

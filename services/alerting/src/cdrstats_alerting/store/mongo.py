@@ -23,6 +23,7 @@ import pymongo
 from pymongo.errors import DuplicateKeyError
 
 from cdrstats_alerting.store.destinations_interface import Matcher
+from cdrstats_alerting.store.interface import CdrsApplied
 from cdrstats_alerting.store.mongo_alarms import MongoAlarms
 from cdrstats_alerting.store.mongo_destinations import MongoDestinations
 from cdrstats_alerting.store.mongo_outbox import MongoOutbox
@@ -69,6 +70,10 @@ class MongoAlertingStore(MongoAlarms, MongoDestinations):
     def outbox_pending(self) -> int:
         return self.outbox.pending_count()
 
+    def prune_outbox(self, sent_before_s: float, limit: int) -> int:
+        """Nothing to do: sent events expire through the outbox's TTL index (``mongo_outbox.SENT_TTL_S``)."""
+        return 0
+
     # -- tenants ---------------------------------------------------------------------------
 
     def set_tenant(self, tenant_id: str, accountcodes: Sequence[str], name: str = "") -> None:
@@ -89,19 +94,19 @@ class MongoAlertingStore(MongoAlarms, MongoDestinations):
 
     # -- the cdrs_ingested effect ----------------------------------------------------------
 
-    def apply_cdrs_event(self, event_id: str, cdrs: Sequence[Mapping[str, Any]], matcher: Matcher) -> bool:
+    def apply_cdrs_event(self, event_id: str, cdrs: Sequence[Mapping[str, Any]], matcher: Matcher) -> CdrsApplied:
         if not event_id:
             raise ValueError("event has no id")
         processed = self.db["processed_events"]
         if processed.find_one({"_id": event_id}, {"_id": 1}) is not None:
-            return False
-        self._record_hits(cdrs, matcher)
+            return CdrsApplied(False)
+        hits = self._record_hits(cdrs, matcher)
         self._observe_cic(cdrs)
         try:
             processed.insert_one({"_id": event_id, "processed_at": time.time()})
         except DuplicateKeyError:  # another worker applied it at the same time (idempotently)
-            return False
-        return True
+            return CdrsApplied(False, dict(hits))  # the hits this call logged are still new ones
+        return CdrsApplied(True, dict(hits))
 
     # -- worker heartbeat (cdrstats_common.heartbeat's semantics) ---------------------------
 

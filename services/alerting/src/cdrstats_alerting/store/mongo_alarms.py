@@ -33,10 +33,12 @@ _DEFINITION = (
     "cooldown_s", "enabled",
 )  # fmt: skip
 _STATE = ("state", "last_evaluated_us", "last_triggered_us", "last_value", "created_us", "updated_us")
+#: state fields added after the first release: documents written before lack them
+_ADDED_STATE = {"last_verdict": "", "last_message": ""}
 
 
 def alarm_doc(alarm: Alarm) -> dict[str, Any]:
-    doc: dict[str, Any] = {name: getattr(alarm, name) for name in (*_DEFINITION, *_STATE)}
+    doc: dict[str, Any] = {name: getattr(alarm, name) for name in (*_DEFINITION, *_STATE, *_ADDED_STATE)}
     doc.update(scope_kind=alarm.scope.kind, scope_value=alarm.scope.value, emails=list(alarm.emails))
     doc.update(webhooks=list(alarm.webhooks), _id=alarm.id)
     return doc
@@ -44,6 +46,7 @@ def alarm_doc(alarm: Alarm) -> dict[str, Any]:
 
 def alarm_from_doc(doc: Mapping[str, Any]) -> Alarm:
     fields = {name: doc[name] for name in (*_DEFINITION, *_STATE)}
+    fields.update({name: doc.get(name, default) for name, default in _ADDED_STATE.items()})
     return Alarm(
         id=doc["_id"], scope=AlarmScope(doc["scope_kind"], doc["scope_value"]), emails=tuple(doc["emails"]),
         webhooks=tuple(doc["webhooks"]), **fields,
@@ -92,7 +95,7 @@ class MongoAlarms:
         return alarm
 
     def update_alarm(self, alarm: Alarm) -> Alarm | None:
-        definition = {k: v for k, v in alarm_doc(alarm).items() if k not in ("_id", "owner", *_STATE)}
+        definition = {k: v for k, v in alarm_doc(alarm).items() if k not in ("_id", "owner", *_STATE, *_ADDED_STATE)}
         found = self.db["alarms"].find_one_and_update(
             {"_id": alarm.id},
             {"$set": {**definition, "updated_us": alarm.updated_us, "next_due_us": 0}},
@@ -125,6 +128,7 @@ class MongoAlarms:
             "$set": {
                 "state": change.state_after, "last_evaluated_us": evaluation.time_us,
                 "last_triggered_us": change.last_triggered_us, "next_due_us": change.next_due_us,
+                "last_verdict": evaluation.verdict, "last_message": evaluation.message,
             }
         }  # fmt: skip
         if change.last_value is not None:
@@ -157,8 +161,11 @@ class MongoAlarms:
         cursor = self.db["alarm_evaluations"].find(query).sort([("time_us", -1), ("_id", -1)]).limit(limit)
         return [evaluation_from_doc(d) for d in cursor]
 
-    def prune_evaluations(self, before_us: int) -> int:
-        return int(self.db["alarm_evaluations"].delete_many({"time_us": {"$lt": before_us}}).deleted_count)
+    def prune_evaluations(self, before_us: int, limit: int = 5_000) -> int:
+        coll = self.db["alarm_evaluations"]
+        old = {"time_us": {"$lt": before_us}}
+        ids = [doc["_id"] for doc in coll.find(old, {"_id": 1}).sort("time_us", 1).limit(limit)]
+        return int(coll.delete_many({"_id": {"$in": ids}, **old}).deleted_count) if ids else 0
 
     def alarm_counts(self) -> dict[str, int]:
         newest = self.db["alarm_evaluations"].find_one({}, {"time_us": 1}, sort=[("time_us", -1)])

@@ -15,8 +15,8 @@ changes made by the composing store move it too.
 
 from __future__ import annotations
 
+import collections
 import threading
-import time
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,6 +26,7 @@ from pymongo.errors import BulkWriteError
 
 from cdrstats_alerting.domain.destinations import (
     ALERTING_VERDICTS,
+    VERDICTS,
     GeoRule,
     Hit,
     ListEntry,
@@ -33,7 +34,7 @@ from cdrstats_alerting.domain.destinations import (
     calling_code_prefix,
     hit_for,
 )
-from cdrstats_alerting.store.destinations_interface import Matcher
+from cdrstats_alerting.store.destinations_interface import CHECK_CLOCK, Matcher
 from cdrstats_alerting.store.mongo_outbox import PENDING, STAGED, MongoOutbox
 
 DUPLICATE_KEY = 11000
@@ -201,16 +202,17 @@ class MongoDestinations:
 
     # -- hit log ---------------------------------------------------------------------------
 
-    def _record_hits(self, cdrs: Sequence[Mapping[str, Any]], matcher: Matcher) -> int:
-        """Log every verdict once per CDR id; black/geo verdicts' events staged, then released or discarded."""
-        now_us = time.time_ns() // 1000
+    def _record_hits(self, cdrs: Sequence[Mapping[str, Any]], matcher: Matcher) -> collections.Counter[str]:
+        """Log every verdict once per CDR id; black/geo verdicts' events staged, then released or discarded.
+        Returns the newly logged verdicts by kind."""
+        first_us = CHECK_CLOCK.take(len(cdrs))
         hits: list[tuple[Hit, Mapping[str, Any]]] = []
-        for cdr in cdrs:
+        for index, cdr in enumerate(cdrs):
             verdict = matcher.check(cdr)
             if verdict is not None and cdr.get("id"):
-                hits.append((hit_for(cdr, verdict, now_us), cdr))
+                hits.append((hit_for(cdr, verdict, first_us + index), cdr))
         if not hits:
-            return 0
+            return collections.Counter()
         staged: dict[str, str] = {}  # hit id -> outbox _id
         docs = []
         for hit, cdr in hits:
@@ -238,7 +240,7 @@ class MongoDestinations:
             self.outbox.coll.update_many({"_id": {"$in": release}, "state": STAGED}, {"$set": {"state": PENDING}})
         if discard:
             self.outbox.coll.delete_many({"_id": {"$in": discard}, "state": STAGED})
-        return len(logged)
+        return collections.Counter(hit.verdict for hit in logged)
 
     def _destination_event_committed(self, doc: Mapping[str, Any]) -> bool:
         """A staged destination_alert is due when its hit was logged by the same writer (same hit id)."""
@@ -264,6 +266,7 @@ class MongoDestinations:
         verdicts: Sequence[str],
         *,
         since_us: int = 0,
+        before_us: int = 0,
         limit: int = 100,
         accountcodes: Sequence[str] | None = None,
     ) -> list[Hit]:
@@ -271,13 +274,23 @@ class MongoDestinations:
             return []
         hits: list[Hit] = []
         for verdict in dict.fromkeys(verdicts):  # one indexed query per verdict, merged (as on SQLite)
-            query: dict[str, Any] = {"verdict": verdict, "time_us": {"$gte": since_us}}
+            query: dict[str, Any] = {"verdict": verdict, "time_us": {"$gte": since_us, "$lt": before_us or 2**62}}
             if accountcodes is not None:
                 query["accountcode"] = {"$in": list(accountcodes)}
             cursor = self.db["destination_hits"].find(query).sort([("time_us", -1), ("id", -1)]).limit(limit)
             hits += [_hit(doc) for doc in cursor]
         hits.sort(key=lambda hit: (hit.time_us, hit.id), reverse=True)
         return hits[:limit]
+
+    def prune_hits(self, before_us: int, limit: int) -> int:
+        """Verdict by verdict, on the ``verdict_time`` index; deleted by id so one call stays bounded."""
+        coll, deleted = self.db["destination_hits"], 0
+        for verdict in VERDICTS:
+            old = {"verdict": verdict, "time_us": {"$lt": before_us}}
+            ids = [doc["_id"] for doc in coll.find(old, {"_id": 1}).limit(limit - deleted)] if deleted < limit else []
+            if ids:
+                deleted += int(coll.delete_many({"_id": {"$in": ids}, **old}).deleted_count)
+        return deleted
 
     def destination_counts(self) -> dict[str, int]:
         return {

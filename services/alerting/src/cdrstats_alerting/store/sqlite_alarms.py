@@ -19,7 +19,7 @@ from cdrstats_alerting.domain.alarms import FIRING, Alarm, AlarmScope
 from cdrstats_alerting.domain.evaluate import Evaluation
 from cdrstats_alerting.domain.windows import Span
 from cdrstats_alerting.store.alarms_interface import StateChange
-from cdrstats_common import outbox
+from cdrstats_common import outbox, retention
 from cdrstats_common.sqlite import transaction
 
 ALARM_SCHEMA = [
@@ -31,7 +31,8 @@ ALARM_SCHEMA = [
         emails TEXT NOT NULL, webhooks TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'OK',
         last_evaluated_us INTEGER NOT NULL DEFAULT 0, last_triggered_us INTEGER NOT NULL DEFAULT 0,
         last_value REAL NOT NULL DEFAULT 0, created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL,
-        next_due_us INTEGER NOT NULL DEFAULT 0
+        next_due_us INTEGER NOT NULL DEFAULT 0, last_verdict TEXT NOT NULL DEFAULT '',
+        last_message TEXT NOT NULL DEFAULT ''
     )""",
     "CREATE INDEX IF NOT EXISTS alarms_owner ON alarms(owner, name)",
     "CREATE INDEX IF NOT EXISTS alarms_due ON alarms(enabled, next_due_us)",
@@ -57,8 +58,22 @@ ALARM_SCHEMA = [
 _ALARM_COLUMNS = (
     "id, owner, name, metric, hangup_cause, scope_kind, scope_value, window, condition, threshold, baseline, "
     "min_attempts, cooldown_s, enabled, emails, webhooks, state, last_evaluated_us, last_triggered_us, "
-    "last_value, created_us, updated_us"
+    "last_value, created_us, updated_us, last_verdict, last_message"
 )
+#: columns added after the first release: a data directory made by it gets them at start-up
+_ADDED_ALARM_COLUMNS = {
+    "last_verdict": "TEXT NOT NULL DEFAULT ''",
+    "last_message": "TEXT NOT NULL DEFAULT ''",
+}
+
+
+def migrate_alarm_columns(conn: sqlite3.Connection) -> None:
+    """ALTER TABLE ADD COLUMN for every alarm column an older database lacks (idempotent)."""
+    with transaction(conn):
+        present = {row["name"] for row in conn.execute("PRAGMA table_info(alarms)")}
+        for column, declaration in _ADDED_ALARM_COLUMNS.items():
+            if column not in present:
+                conn.execute(f"ALTER TABLE alarms ADD COLUMN {column} {declaration}")
 
 
 def _definition(alarm: Alarm) -> tuple[Any, ...]:
@@ -77,7 +92,7 @@ def alarm_from_row(row: Mapping[str, Any]) -> Alarm:
         cooldown_s=row["cooldown_s"], enabled=bool(row["enabled"]), emails=tuple(json.loads(row["emails"])),
         webhooks=tuple(json.loads(row["webhooks"])), state=row["state"], last_evaluated_us=row["last_evaluated_us"],
         last_triggered_us=row["last_triggered_us"], last_value=row["last_value"], created_us=row["created_us"],
-        updated_us=row["updated_us"],
+        updated_us=row["updated_us"], last_verdict=row["last_verdict"], last_message=row["last_message"],
     )  # fmt: skip
 
 
@@ -102,9 +117,10 @@ class SqliteAlarms:
     def create_alarm(self, alarm: Alarm) -> Alarm:
         with self.lock, transaction(self.conn):
             self.conn.execute(
-                f"INSERT INTO alarms({_ALARM_COLUMNS}) VALUES ({', '.join('?' * 22)})",
+                f"INSERT INTO alarms({_ALARM_COLUMNS}) VALUES ({', '.join('?' * 24)})",
                 (alarm.id, alarm.owner, *_definition(alarm), alarm.state, alarm.last_evaluated_us,
-                 alarm.last_triggered_us, alarm.last_value, alarm.created_us, alarm.updated_us),
+                 alarm.last_triggered_us, alarm.last_value, alarm.created_us, alarm.updated_us, alarm.last_verdict,
+                 alarm.last_message),
             )  # fmt: skip
         return alarm
 
@@ -149,10 +165,10 @@ class SqliteAlarms:
         with self.lock, transaction(self.conn):
             updated = self.conn.execute(
                 """UPDATE alarms SET state = ?, last_evaluated_us = ?, last_triggered_us = ?,
-                   last_value = coalesce(?, last_value), next_due_us = ?
+                   last_value = coalesce(?, last_value), next_due_us = ?, last_verdict = ?, last_message = ?
                    WHERE id = ? AND updated_us = ? AND state = ? AND last_evaluated_us = ?""",
                 (change.state_after, e.time_us, change.last_triggered_us, change.last_value, change.next_due_us,
-                 alarm.id, alarm.updated_us, alarm.state, alarm.last_evaluated_us),
+                 e.verdict, e.message, alarm.id, alarm.updated_us, alarm.state, alarm.last_evaluated_us),
             ).rowcount  # fmt: skip
             if not updated:
                 return False
@@ -177,9 +193,9 @@ class SqliteAlarms:
             ).fetchall()
         return [evaluation_from_row(row) for row in rows]
 
-    def prune_evaluations(self, before_us: int) -> int:
+    def prune_evaluations(self, before_us: int, limit: int = retention.BATCH) -> int:
         with self.lock, transaction(self.conn):
-            return self.conn.execute("DELETE FROM alarm_evaluations WHERE time_us < ?", (before_us,)).rowcount
+            return retention.sqlite_delete_batch(self.conn, "alarm_evaluations", "time_us < ?", (before_us,), limit)
 
     def alarm_counts(self) -> dict[str, int]:
         with self.lock:

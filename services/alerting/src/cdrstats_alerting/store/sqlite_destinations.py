@@ -7,16 +7,17 @@ rebuilds its matcher only when it moved, whichever code path made the change.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cdrstats_alerting.domain.destinations import (
     ALERTING_VERDICTS,
+    VERDICTS,
     GeoRule,
     Hit,
     ListEntry,
@@ -24,8 +25,8 @@ from cdrstats_alerting.domain.destinations import (
     calling_code_prefix,
     hit_for,
 )
-from cdrstats_alerting.store.destinations_interface import Matcher
-from cdrstats_common import outbox
+from cdrstats_alerting.store.destinations_interface import CHECK_CLOCK, Matcher
+from cdrstats_common import outbox, retention
 from cdrstats_common.sqlite import transaction
 
 log = logging.getLogger(__name__)
@@ -219,16 +220,19 @@ class SqliteDestinations:
 
     # -- hit log ---------------------------------------------------------------------------
 
-    def _record_hits(self, conn: sqlite3.Connection, cdrs: Sequence[Mapping[str, Any]], matcher: Matcher) -> int:
+    def _record_hits(
+        self, conn: sqlite3.Connection, cdrs: Sequence[Mapping[str, Any]], matcher: Matcher
+    ) -> collections.Counter[str]:
         """Inside the event's transaction: log every verdict once per CDR id, queue destination_alert for
-        black and geo ones. A CDR already in the log (a re-sent CDR) is neither logged nor alerted again."""
-        now_us = time.time_ns() // 1000
-        logged = 0
-        for cdr in cdrs:
+        black and geo ones. A CDR already in the log (a re-sent CDR) is neither logged nor alerted again.
+        Returns the newly logged verdicts by kind."""
+        first_us = CHECK_CLOCK.take(len(cdrs))
+        logged: collections.Counter[str] = collections.Counter()
+        for index, cdr in enumerate(cdrs):
             verdict = matcher.check(cdr)
             if verdict is None:
                 continue
-            hit = hit_for(cdr, verdict, now_us)
+            hit = hit_for(cdr, verdict, first_us + index)
             if not hit.cdr_id:
                 log.warning(
                     "CDR without id matched a destination rule; not logged", extra={"fields": {"rule": hit.rule}}
@@ -236,7 +240,7 @@ class SqliteDestinations:
                 continue
             if not conn.execute(_INSERT_HIT, [getattr(hit, f) for f in _HIT_FIELDS]).rowcount:
                 continue
-            logged += 1
+            logged[hit.verdict] += 1
             if hit.verdict in ALERTING_VERDICTS:
                 data = alert_data(hit, cdr, matcher.tenant_of(hit.accountcode), matcher.link(hit.cdr_id))
                 outbox.add_event(conn, "alerting", "destination_alert", data)
@@ -263,6 +267,7 @@ class SqliteDestinations:
         verdicts: Sequence[str],
         *,
         since_us: int = 0,
+        before_us: int = 0,
         limit: int = 100,
         accountcodes: Sequence[str] | None = None,
     ) -> list[Hit]:
@@ -273,7 +278,7 @@ class SqliteDestinations:
         hits: list[Hit] = []
         with self.lock:
             for verdict in dict.fromkeys(verdicts):
-                where, values = ["verdict = ?", "time_us >= ?"], [verdict, since_us]
+                where, values = ["verdict = ?", "time_us >= ?", "time_us < ?"], [verdict, since_us, before_us or 2**62]
                 if accountcodes is not None:
                     clause, codes = _in("accountcode", accountcodes)
                     where.append(clause)
@@ -285,6 +290,21 @@ class SqliteDestinations:
                 hits += [_hit(row) for row in self.conn.execute(sql, [*values, limit])]
         hits.sort(key=lambda hit: (hit.time_us, hit.id), reverse=True)
         return hits[:limit]
+
+    def prune_hits(self, before_us: int, limit: int) -> int:
+        """Verdict by verdict, so the ``(verdict, time_us)`` index finds the old hits without a scan."""
+        deleted = 0
+        with self.lock, transaction(self.conn):
+            for verdict in VERDICTS:
+                if deleted < limit:
+                    deleted += retention.sqlite_delete_batch(
+                        self.conn,
+                        "destination_hits",
+                        "verdict = ? AND time_us < ?",
+                        (verdict, before_us),
+                        limit - deleted,
+                    )
+        return deleted
 
     def destination_counts(self) -> dict[str, int]:
         with self.lock:

@@ -98,6 +98,8 @@ class Alarm:
     last_value: float = 0.0
     created_us: int = 0
     updated_us: int = 0
+    last_verdict: str = ""  # of the last evaluation (ok, breach, insufficient, error); "" = never, or unknown
+    last_message: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -70,6 +70,11 @@ class DeliveryStore(Protocol):
         """``{"deliveries": all logged, "pending": queued or waiting for a retry, "failed": given up}``."""
         ...
 
+    def prune_deliveries(self, before_us: int, limit: int) -> int:
+        """Delete at most ``limit`` sent or failed deliveries created before ``before_us``, oldest first (one
+        short write); a pending one (queued, retrying) is never pruned, nor one whose event is unpublished."""
+        ...
+
     def get_contacts(self, owner: str) -> Contacts:
         """The owner's contacts (empty when never saved)."""
         ...

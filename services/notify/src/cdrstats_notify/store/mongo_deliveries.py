@@ -240,6 +240,10 @@ class MongoDeliveries:
         docs = self.db[DELIVERIES].find({"outbox.seq": {"$exists": True}}, {"outbox.seq": 1})
         return sum(len(doc["outbox"]) for doc in docs)
 
+    def prune_outbox(self, sent_before_s: float, limit: int) -> int:
+        """Nothing to prune: a published event is pulled from its delivery at once."""
+        return 0
+
     # -- reading ----------------------------------------------------------------------------------
 
     def get_delivery(self, delivery_id: str) -> Delivery | None:
@@ -265,6 +269,13 @@ class MongoDeliveries:
             "pending": int(coll.count_documents({"status": PENDING})),
             "failed": int(coll.count_documents({"status": FAILED})),
         }
+
+    def prune_deliveries(self, before_us: int, limit: int) -> int:
+        coll = self.db[DELIVERIES]
+        # an unpublished notification_* event lives in its delivery's ``outbox``: that delivery stays
+        old = {"created_us": {"$lt": before_us}, "status": {"$ne": PENDING}, "outbox.0": {"$exists": False}}
+        ids = [doc["_id"] for doc in coll.find(old, {"_id": 1}).sort("created_us", 1).limit(limit)]
+        return int(coll.delete_many({"_id": {"$in": ids}, **old}).deleted_count) if ids else 0
 
     # -- contacts ---------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from cdrstats_common import consumer, outbox
+from cdrstats_common import consumer, outbox, retention
 from cdrstats_common.settings import sqlite_path
 from cdrstats_common.sqlite import SqliteStore, connect, transaction
 from cdrstats_notify.store.sqlite_deliveries import DELIVERY_SCHEMA, SqliteDeliveries
@@ -38,6 +38,10 @@ class SqliteNotifyStore(SqliteDeliveries, SqliteReports, SqliteStore):
     def outbox_pending(self) -> int:
         with self.lock:
             return outbox.pending_count(self.conn)
+
+    def prune_outbox(self, sent_before_s: float, limit: int) -> int:
+        with self.lock, transaction(self.conn):
+            return retention.sqlite_prune_sent_outbox(self.conn, sent_before_s, limit)
 
     def set_tenant(self, tenant_id: str, accountcodes: Sequence[str], name: str = "") -> None:
         codes = sorted({code for code in accountcodes if code})

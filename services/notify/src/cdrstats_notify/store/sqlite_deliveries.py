@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from cdrstats_common import consumer, outbox, telemetry
+from cdrstats_common import consumer, outbox, retention, telemetry
 from cdrstats_common.sqlite import transaction
 from cdrstats_notify.domain.deliveries import FAILED, PENDING, SENT, Contacts, Delivery, DeliveryFilter, event_data
 from cdrstats_notify.store.deliveries_interface import LEASE_US, Merge
@@ -289,6 +289,12 @@ class SqliteDeliveries:
                    FROM deliveries"""
             ).fetchone()
         return {"deliveries": int(row[0]), "pending": int(row[1]), "failed": int(row[2])}
+
+    def prune_deliveries(self, before_us: int, limit: int) -> int:
+        with self.lock, transaction(self.conn):
+            return retention.sqlite_delete_batch(
+                self.conn, "deliveries", "created_us < ? AND status != ?", (before_us, PENDING), limit, "created_us"
+            )
 
     # -- contacts ---------------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ import mongomock
 import pytest
 
 from cdrstats_alerting.destinations_service import DestinationsService
-from cdrstats_alerting.domain.destinations import Caller, GeoRule, ListEntry, Verdict
+from cdrstats_alerting.domain.destinations import GeoRule, ListEntry, Verdict
+from cdrstats_alerting.domain.errors import Caller
 from cdrstats_alerting.store import AlertingStore, open_store
 from cdrstats_common.cdr import new_cdr
 from cdrstats_common.testing import MONGODB_URI_VARIABLE, patch_mongomock_bulk_write, real_mongodb_database

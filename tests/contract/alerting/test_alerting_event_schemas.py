@@ -15,7 +15,8 @@ import jsonschema
 import pytest
 
 from cdrstats_alerting.alarms_service import AlarmsService
-from cdrstats_alerting.domain.alarms import Alarm, AlarmScope, Caller
+from cdrstats_alerting.domain.alarms import Alarm, AlarmScope
+from cdrstats_alerting.domain.errors import Caller
 from cdrstats_alerting.metric_client import ReportingMetricSource
 from cdrstats_alerting.metric_source import CdrListMetricSource
 from cdrstats_alerting.service import AlertingService

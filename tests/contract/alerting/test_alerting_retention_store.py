@@ -19,7 +19,8 @@ import pytest
 
 from cdrstats_alerting.destinations_service import DestinationsService
 from cdrstats_alerting.domain.alarms import FIRING, Alarm
-from cdrstats_alerting.domain.destinations import Caller, ListEntry
+from cdrstats_alerting.domain.destinations import ListEntry
+from cdrstats_alerting.domain.errors import Caller
 from cdrstats_alerting.domain.evaluate import Evaluation
 from cdrstats_alerting.domain.windows import Span
 from cdrstats_alerting.retention import AlertingRetention

@@ -16,7 +16,8 @@ import kombu
 import pytest
 
 from cdrstats_alerting.alarms_service import AlarmsService
-from cdrstats_alerting.domain.alarms import Alarm, AlarmScope, Caller
+from cdrstats_alerting.domain.alarms import Alarm, AlarmScope
+from cdrstats_alerting.domain.errors import Caller
 from cdrstats_alerting.store import AlertingStore, open_store
 from cdrstats_common.cdr import new_cdr
 from cdrstats_common.events import EventPublisher, event_exchange, make_envelope

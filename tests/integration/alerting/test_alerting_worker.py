@@ -16,7 +16,8 @@ import kombu
 import pytest
 
 from cdrstats_alerting.destinations_service import DestinationsService
-from cdrstats_alerting.domain.destinations import Caller, ListEntry
+from cdrstats_alerting.domain.destinations import ListEntry
+from cdrstats_alerting.domain.errors import Caller
 from cdrstats_alerting.store import AlertingStore, open_store
 from cdrstats_common.cdr import new_cdr
 from cdrstats_common.events import EventPublisher, event_exchange, make_envelope

@@ -5,17 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cdrstats_alerting.destinations_service import normalise_number
-from cdrstats_alerting.domain.destinations import (
-    Caller,
-    GeoRule,
-    InvalidArgument,
-    ListEntry,
-    PermissionDenied,
-    cdr_link,
-    dedupe,
-    make_entry,
-    make_geo_rule,
-)
+from cdrstats_alerting.domain.destinations import GeoRule, ListEntry, cdr_link, dedupe, make_entry, make_geo_rule
+from cdrstats_alerting.domain.errors import Caller, InvalidArgument, PermissionDenied
 
 
 def requested(list_name: str = "black", prefix: str = "", country: str = "", note: str = "") -> ListEntry:

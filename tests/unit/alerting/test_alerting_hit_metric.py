@@ -10,7 +10,8 @@ from typing import Any
 import prometheus_client
 import pytest
 
-from cdrstats_alerting.domain.destinations import Caller, GeoRule, ListEntry
+from cdrstats_alerting.domain.destinations import GeoRule, ListEntry
+from cdrstats_alerting.domain.errors import Caller
 from cdrstats_alerting.service import AlertingService
 from cdrstats_alerting.store import AlertingStore, open_store
 from cdrstats_common.cdr import new_cdr

@@ -21,16 +21,8 @@ from typing import Any
 
 from cdrstats_alerting.alarm_evaluation import AlarmEvaluator
 from cdrstats_alerting.domain import messages
-from cdrstats_alerting.domain.alarms import (
-    FIRING,
-    OK,
-    Alarm,
-    AlarmNotFound,
-    Caller,
-    InvalidAlarm,
-    new_alarm_id,
-    validate,
-)
+from cdrstats_alerting.domain.alarms import FIRING, OK, Alarm, AlarmNotFound, InvalidAlarm, new_alarm_id, validate
+from cdrstats_alerting.domain.errors import Caller
 from cdrstats_alerting.domain.evaluate import TRIGGERED, Evaluation
 from cdrstats_alerting.metric_source import MetricSource
 from cdrstats_alerting.store import AlertingStore

@@ -1,44 +1,19 @@
 """gRPC side of alarms (mixed into AlertingServicer): CRUD, TestAlarm and the evaluation history.
 
-Domain errors become status codes here, once: InvalidAlarm → INVALID_ARGUMENT (the message names
-the field), AlarmNotFound → NOT_FOUND, AlarmPermissionDenied → PERMISSION_DENIED. The use-cases
-are blocking (store, reporting): they run in a thread.
+Domain errors become status codes in ``api_errors``. The use-cases are blocking (store,
+reporting): they run in a thread.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import grpc
 
 from cdrstats.alerting.v1 import alerting_pb2 as pb
 from cdrstats_alerting import convert_alarms as convert
 from cdrstats_alerting.alarms_service import AlarmsService
-from cdrstats_alerting.domain.alarms import AlarmError, AlarmNotFound, AlarmPermissionDenied, InvalidAlarm
-
-Ctx = grpc.aio.ServicerContext
-T = TypeVar("T")
-
-_STATUS: dict[type[AlarmError], grpc.StatusCode] = {
-    InvalidAlarm: grpc.StatusCode.INVALID_ARGUMENT,
-    AlarmNotFound: grpc.StatusCode.NOT_FOUND,
-    AlarmPermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-}
-
-
-async def _abort(context: Ctx, code: grpc.StatusCode, message: str) -> NoReturn:
-    await context.abort(code, message)
-    raise AssertionError("unreachable: abort raises")
-
-
-async def _call(context: Ctx, fn: Callable[[], T]) -> T:
-    """Run a use-case in a thread; a domain error becomes its status code."""
-    try:
-        return await asyncio.to_thread(fn)
-    except AlarmError as exc:
-        await _abort(context, _STATUS.get(type(exc), grpc.StatusCode.FAILED_PRECONDITION), str(exc))
+from cdrstats_alerting.api_errors import Ctx, abort, call
 
 
 class AlarmsApi:
@@ -57,39 +32,39 @@ class AlarmsApi:
         return self._alarms_service
 
     async def ListAlarms(self, request: pb.ListAlarmsRequest, context: Ctx) -> pb.ListAlarmsReply:
-        alarms = await _call(context, lambda: self.alarms.list_alarms(convert.caller(request.scope)))
+        alarms = await call(context, lambda: self.alarms.list_alarms(convert.caller(request.scope)))
         return pb.ListAlarmsReply(alarms=[convert.alarm_to_proto(alarm) for alarm in alarms])
 
     async def GetAlarm(self, request: pb.AlarmRef, context: Ctx) -> pb.Alarm:
-        alarm = await _call(context, lambda: self.alarms.get(convert.caller(request.scope), request.id))
+        alarm = await call(context, lambda: self.alarms.get(convert.caller(request.scope), request.id))
         return convert.alarm_to_proto(alarm)
 
     async def CreateAlarm(self, request: pb.SaveAlarmRequest, context: Ctx) -> pb.Alarm:
         definition = convert.alarm_from_proto(request.alarm)
-        alarm = await _call(context, lambda: self.alarms.create(convert.caller(request.scope), definition))
+        alarm = await call(context, lambda: self.alarms.create(convert.caller(request.scope), definition))
         return convert.alarm_to_proto(alarm)
 
     async def UpdateAlarm(self, request: pb.SaveAlarmRequest, context: Ctx) -> pb.Alarm:
         definition = convert.alarm_from_proto(request.alarm)
-        alarm = await _call(context, lambda: self.alarms.update(convert.caller(request.scope), definition))
+        alarm = await call(context, lambda: self.alarms.update(convert.caller(request.scope), definition))
         return convert.alarm_to_proto(alarm)
 
     async def DeleteAlarm(self, request: pb.AlarmRef, context: Ctx) -> pb.Deleted:
-        deleted = await _call(context, lambda: self.alarms.delete(convert.caller(request.scope), request.id))
+        deleted = await call(context, lambda: self.alarms.delete(convert.caller(request.scope), request.id))
         return pb.Deleted(deleted=deleted)
 
     async def TestAlarm(self, request: pb.TestAlarmRequest, context: Ctx) -> pb.Evaluation:
         definition = convert.alarm_from_proto(request.alarm)
         if self.metrics is None and definition.metric.strip().lower() != "cic":
-            await _abort(context, grpc.StatusCode.UNAVAILABLE, "reporting: no REPORTING_GRPC_ADDR configured")
-        evaluation = await _call(
+            await abort(context, grpc.StatusCode.UNAVAILABLE, "reporting: no REPORTING_GRPC_ADDR configured")
+        evaluation = await call(
             context, lambda: self.alarms.test(convert.caller(request.scope), definition, request.now_us)
         )
         return convert.evaluation_to_proto(evaluation)
 
     async def ListEvaluations(self, request: pb.ListEvaluationsRequest, context: Ctx) -> pb.ListEvaluationsReply:
         r = request
-        evaluations = await _call(
+        evaluations = await call(
             context,
             lambda: self.alarms.evaluations(convert.caller(r.scope), r.alarm_id, r.since_us, r.limit, r.before_us),
         )

@@ -1,41 +1,30 @@
 """gRPC side of destination control (mixed into AlertingServicer): lists, geo rules, checks, the hit log.
 
-Domain errors become status codes here, once: InvalidArgument -> INVALID_ARGUMENT (the message
-names the field), NotFound -> NOT_FOUND, PermissionDenied -> PERMISSION_DENIED.
+Domain errors become status codes in ``api_errors``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import grpc
-
 from cdrstats.alerting.v1 import alerting_pb2 as pb
 from cdrstats_alerting import convert_destinations as convert
+from cdrstats_alerting.api_errors import Ctx, abort, call, status_of
 from cdrstats_alerting.destinations_service import DestinationsBackend, DestinationsService
-from cdrstats_alerting.domain.destinations import Caller, DestinationError, InvalidArgument, NotFound, PermissionDenied
+from cdrstats_alerting.domain.errors import AlertingError, Caller
 
 T = TypeVar("T")
-Ctx = grpc.aio.ServicerContext
-
-_STATUS: dict[type[DestinationError], grpc.StatusCode] = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-}
 
 
 async def _run(context: Ctx, scope: pb.Scope, fn: Callable[[Caller], T]) -> T:
     """Resolve the caller and run the blocking use-case in a thread; a domain error aborts with its status."""
     try:
         caller = convert.caller_from_proto(scope)
-        return await asyncio.to_thread(fn, caller)
-    except DestinationError as exc:
-        await context.abort(_STATUS.get(type(exc), grpc.StatusCode.FAILED_PRECONDITION), str(exc))
-        raise AssertionError("unreachable: abort raises") from exc
+    except AlertingError as exc:
+        await abort(context, status_of(exc), str(exc))
+    return await call(context, functools.partial(fn, caller))
 
 
 class DestinationsApi:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from cdrstats.alerting.v1 import alerting_pb2 as pb
-from cdrstats_alerting.domain.alarms import Alarm, AlarmScope, Caller
+from cdrstats_alerting.domain.alarms import Alarm, AlarmScope
+from cdrstats_alerting.domain.errors import Caller
 from cdrstats_alerting.domain.evaluate import Evaluation
 
 

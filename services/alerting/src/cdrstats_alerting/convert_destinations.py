@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from cdrstats.alerting.v1 import alerting_pb2 as pb
 from cdrstats_alerting.destinations_service import Checked
-from cdrstats_alerting.domain.destinations import Caller, GeoRule, Hit, ListEntry
+from cdrstats_alerting.domain.destinations import GeoRule, Hit, ListEntry
+from cdrstats_alerting.domain.errors import Caller
 
 
 def caller_from_proto(scope: pb.Scope) -> Caller:

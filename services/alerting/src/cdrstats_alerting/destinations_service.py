@@ -21,13 +21,9 @@ import phonenumbers
 from cdrstats_alerting.domain.destinations import (
     LISTS,
     VERDICTS,
-    Caller,
     GeoRule,
     Hit,
-    InvalidArgument,
     ListEntry,
-    NotFound,
-    PermissionDenied,
     Verdict,
     dedupe,
     make_entry,
@@ -37,6 +33,7 @@ from cdrstats_alerting.domain.destinations import (
     normalise_owner,
     normalise_prefix,
 )
+from cdrstats_alerting.domain.errors import Caller, InvalidArgument, NotFound, PermissionDenied
 from cdrstats_alerting.domain.prefix_match import Matcher
 from cdrstats_alerting.store.destinations_interface import DestinationStore
 

@@ -11,6 +11,8 @@ import secrets
 import time
 import urllib.parse
 
+from cdrstats_alerting.domain.errors import AlertingError, InvalidArgument, NotFound, PermissionDenied
+
 METRICS = ("asr", "acd", "aloc", "ner", "cic", "attempts", "minutes", "pdd_ms", "concurrent_peak", "cause_share")
 ROLLING_WINDOWS = {"last_15m": 15 * 60_000_000, "last_hour": 3_600_000_000, "last_day": 86_400_000_000}
 CALENDAR_WINDOWS = ("day", "week", "month")
@@ -37,14 +39,13 @@ _EMAIL = re.compile(
 )
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _PREFIX = re.compile(r"[0-9]{1,15}")
-_TENANT = re.compile(r"customer:\S+")
 
 
-class AlarmError(Exception):
-    """Base of the errors alarms raise on purpose; the api maps each to a gRPC status once."""
+class AlarmError(AlertingError):
+    """Base of the errors alarms raise on purpose; ``api_errors`` maps them to gRPC statuses."""
 
 
-class InvalidAlarm(AlarmError):
+class InvalidAlarm(InvalidArgument, AlarmError):
     """Malformed input; the message is ``field: what was expected, got X``."""
 
     def __init__(self, field: str, expected: str) -> None:
@@ -52,36 +53,16 @@ class InvalidAlarm(AlarmError):
         self.field = field
 
 
-class AlarmNotFound(AlarmError):
+class AlarmNotFound(NotFound, AlarmError):
     """No such alarm, or one of another tenant (never confirmed)."""
 
 
-class AlarmPermissionDenied(AlarmError):
+class AlarmPermissionDenied(PermissionDenied, AlarmError):
     """The caller's scope does not allow it."""
 
 
 class MetricUnavailable(AlarmError):
     """Reporting could not answer (down, refused the query): the verdict is ``error``."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is asking: an admin (every alarm) or one customer tenant (only its own alarms)."""
-
-    admin: bool
-    tenant: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.admin and not _TENANT.fullmatch(self.tenant):
-            raise AlarmPermissionDenied(f"scope: a customer scope needs tenant 'customer:<id>', got {self.tenant!r}")
-
-    @property
-    def owner(self) -> str:
-        """The owner of what this caller creates: "" (the installation) for admins."""
-        return "" if self.admin else self.tenant
-
-    def may_see(self, owner: str) -> bool:
-        return self.admin or owner == self.tenant
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

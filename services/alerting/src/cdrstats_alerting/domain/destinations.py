@@ -16,6 +16,8 @@ from typing import Any
 
 import phonenumbers
 
+from cdrstats_alerting.domain.errors import TENANT_ID, InvalidArgument
+
 LISTS = ("black", "white")
 GEO_MODES = ("allow", "forbid")
 VERDICTS = ("white", "black", "geo")
@@ -27,39 +29,6 @@ MAX_SWITCH_ID_CHARS = 128
 #: ISO 3166 alpha-2 codes libphonenumber knows (the non-geographic "001" is not one)
 COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _PREFIX = re.compile(r"[0-9]{1,15}")
-_TENANT = re.compile(r"customer:\S+")
-
-
-class DestinationError(Exception):
-    """Base of the errors destination control raises on purpose; the api maps each to a gRPC status."""
-
-
-class InvalidArgument(DestinationError):
-    """Malformed input; the message names the field and what was expected."""
-
-
-class NotFound(DestinationError):
-    """No such object, or one the caller may not see (ids of other tenants are never confirmed)."""
-
-
-class PermissionDenied(DestinationError):
-    """The caller may see the object but not take this action (e.g. a customer deleting a global entry)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is asking: an admin (every owner) or one customer tenant (its own objects, global ones read-only)."""
-
-    admin: bool
-    tenant: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.admin and not _TENANT.fullmatch(self.tenant):
-            raise PermissionDenied(f"scope: a customer scope needs tenant 'customer:<id>', got {self.tenant!r}")
-
-    def visible_owners(self) -> tuple[str, ...] | None:
-        """Owners whose rules the caller may read; None: all."""
-        return None if self.admin else ("", self.tenant)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -192,7 +161,7 @@ def normalise_country(value: str, field: str) -> str:
 
 
 def normalise_owner(value: str, field: str) -> str:
-    if value and not _TENANT.fullmatch(value):
+    if value and not TENANT_ID.fullmatch(value):
         raise InvalidArgument(f"{field}: expected '' (global) or a tenant id 'customer:<id>', got {value!r}")
     return value
 

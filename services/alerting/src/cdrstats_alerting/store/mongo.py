@@ -28,12 +28,13 @@ from cdrstats_alerting.store.mongo_alarms import MongoAlarms
 from cdrstats_alerting.store.mongo_destinations import MongoDestinations
 from cdrstats_alerting.store.mongo_outbox import MongoOutbox
 from cdrstats_common import heartbeat
+from cdrstats_common.tenants import MongoTenants
 
 DEFAULT_DATABASE = "cdrstats_alerting"
 ALARM_EVENTS = frozenset({"alarm_triggered", "alarm_cleared"})
 
 
-class MongoAlertingStore(MongoAlarms, MongoDestinations):
+class MongoAlertingStore(MongoTenants, MongoAlarms, MongoDestinations):
     """pymongo is thread-safe; ``lock`` is for mixins that need a critical section."""
 
     def __init__(self, db: Any, client: Any = None) -> None:
@@ -73,24 +74,6 @@ class MongoAlertingStore(MongoAlarms, MongoDestinations):
     def prune_outbox(self, sent_before_s: float, limit: int) -> int:
         """Nothing to do: sent events expire through the outbox's TTL index (``mongo_outbox.SENT_TTL_S``)."""
         return 0
-
-    # -- tenants ---------------------------------------------------------------------------
-
-    def set_tenant(self, tenant_id: str, accountcodes: Sequence[str], name: str = "") -> None:
-        codes = sorted({code for code in accountcodes if code})
-        if not codes:
-            self.db["tenants"].delete_one({"_id": tenant_id})
-            return
-        self.db["tenants"].update_one(
-            {"_id": tenant_id}, {"$set": {"name": name, "accountcodes": codes, "updated_at": time.time()}}, upsert=True
-        )
-
-    def tenant_accountcodes(self, tenant_id: str) -> tuple[str, ...]:
-        doc = self.db["tenants"].find_one({"_id": tenant_id})
-        return tuple(doc["accountcodes"]) if doc else ()
-
-    def accountcode_tenants(self) -> Mapping[str, str]:
-        return {code: doc["_id"] for doc in self.db["tenants"].find() for code in doc["accountcodes"]}
 
     # -- the cdrs_ingested effect ----------------------------------------------------------
 

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import pymongo
 
 from cdrstats_common import heartbeat
+from cdrstats_common.tenants import MongoTenants
 from cdrstats_notify.store.mongo_deliveries import MongoDeliveries
 from cdrstats_notify.store.mongo_reports import MongoReports
 
 DEFAULT_DATABASE = "cdrstats_notify"
 
 
-class MongoNotifyStore(MongoDeliveries, MongoReports):
+class MongoNotifyStore(MongoTenants, MongoDeliveries, MongoReports):
     """pymongo is thread-safe; every write is a single-document atomic operation (see the mixins)."""
 
     def __init__(self, db: Any, client: Any = None) -> None:
@@ -36,24 +36,6 @@ class MongoNotifyStore(MongoDeliveries, MongoReports):
     def open(cls, url: str) -> MongoNotifyStore:
         client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(url)
         return cls(client.get_default_database(default=DEFAULT_DATABASE), client)
-
-    # -- tenants ----------------------------------------------------------------------------------
-
-    def set_tenant(self, tenant_id: str, accountcodes: Sequence[str], name: str = "") -> None:
-        codes = sorted({code for code in accountcodes if code})
-        if not codes:
-            self.db["tenants"].delete_one({"_id": tenant_id})
-            return
-        self.db["tenants"].replace_one(
-            {"_id": tenant_id}, {"name": name, "accountcodes": codes, "updated_at": time.time()}, upsert=True
-        )
-
-    def tenant(self, tenant_id: str) -> tuple[str, tuple[str, ...]] | None:
-        doc = self.db["tenants"].find_one({"_id": tenant_id})
-        return None if doc is None else (doc.get("name", ""), tuple(doc["accountcodes"]))
-
-    def tenants(self) -> dict[str, tuple[str, tuple[str, ...]]]:
-        return {doc["_id"]: (doc.get("name", ""), tuple(doc["accountcodes"])) for doc in self.db["tenants"].find()}
 
     # -- worker heartbeat (cdrstats_common.heartbeat's semantics) ---------------------------------
 

@@ -5,10 +5,14 @@ lock (SQLite: the whole database) for long. Stores delete one batch per call; th
 
 from __future__ import annotations
 
+import functools
+import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 DAY_US = 86_400_000_000
 #: rows per delete: a few milliseconds of SQLite write lock
@@ -42,6 +46,52 @@ def prune_batches(
         if deleted < batch:
             return total
         sleep(pause_s)
+
+
+#: one log a service prunes: (name, days kept (0: forever), delete(before_us, limit) -> rows deleted)
+PrunedLog = tuple[str, int, Callable[[int, int], int]]
+
+
+class Pruner:
+    """A service's hourly prune: each of its ``logs()`` past its retention, then sent outbox events
+    older than a day, every one in short batches. Subclasses say which logs they keep."""
+
+    def __init__(
+        self,
+        prune_outbox: Callable[[float, int], int],
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        batch: int = BATCH,
+    ) -> None:
+        self.prune_outbox = prune_outbox
+        self.clock = clock
+        self.sleep = sleep
+        self.batch = batch
+
+    def logs(self) -> Iterable[PrunedLog]:
+        return ()
+
+    def _prune(self, delete_batch: Callable[[int], int]) -> int:
+        return prune_batches(delete_batch, batch=self.batch, sleep=self.sleep)
+
+    def prune(self) -> dict[str, int]:
+        """Delete what is older than its retention; returns how many rows went, by log."""
+        now = self.clock()
+        pruned: dict[str, int] = {}
+        for name, days, delete in self.logs():
+            before_us = cutoff_us(int(now * 1_000_000), days)
+            if before_us:
+                pruned[name] = self._prune(functools.partial(_older_than, delete, before_us))
+        sent_before = now - SENT_EVENTS_KEPT_S
+        pruned["outbox"] = self._prune(lambda limit: self.prune_outbox(sent_before, limit))
+        if any(pruned.values()):
+            log.info("old rows pruned", extra={"fields": pruned})
+        return pruned
+
+
+def _older_than(delete: Callable[[int, int], int], before_us: int, limit: int) -> int:
+    return delete(before_us, limit)
 
 
 def sqlite_delete_batch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import uuid
@@ -13,10 +14,28 @@ from typing import Any
 AMQP_HOST = "127.0.0.1:5672"
 
 
+#: test listeners take ports below Linux's ephemeral range (32768-60999 by default), where the
+#: outgoing connections of the processes a test starts (to RabbitMQ, to each other) never land
+_TEST_PORTS = (20_000, 32_000)
+#: ports this test process has handed out: each goes to one listener only
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free on 127.0.0.1 now, outside the ephemeral range, never handed out before by this process
+    (tests start up to nine processes with two or three listeners each; a repeated port would clash)."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(*_TEST_PORTS)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 @contextlib.contextmanager

@@ -9,41 +9,31 @@ deletes them when none were). So every stored CDR gets its event and no event na
 stored. If a writer stalls longer than the timeout and its flip finds the event already recovered, it
 queues its CDRs again in a new event: at-least-once, which consumers absorb (event id, CDR id).
 
-Relaying: a pass CLAIMS up to ``batch_size`` of the oldest pending events by stamping them with its own
-token and a lease expiry, publishes them in order with publisher confirms and marks them sent. Two worker
-replicas never hold the same event at once; one that dies keeps its events only until the lease ends.
-Sent events expire through a TTL index after ``SENT_TTL_S``.
+Relaying under a lease is ``cdrstats_common.mongo_outbox.LeasedRelay``, the same for every service.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 import pymongo
-from opentelemetry.trace import SpanKind
 
-from cdrstats_common import prom, telemetry
+from cdrstats_common import telemetry
 from cdrstats_common.events import make_envelope
+from cdrstats_common.mongo_outbox import PENDING, SENT_TTL_S, STAGE_TIMEOUT_S, STAGED, LeasedRelay
 from cdrstats_common.outbox import Publisher
 from cdrstats_ingest.domain.ids import new_ids
 
 log = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
-STAGED, PENDING, SENT = "staged", "pending", "sent"
-STAGE_TIMEOUT_S = 60.0  # a writer takes well under a second from staging to flipping
-LEASE_S = 60.0
-LEASE_MARGIN_S = 10.0  # stop publishing a claim this long before its lease ends
-SENT_TTL_S = 86_400
 
 
-class MongoOutbox:
+class MongoOutbox(LeasedRelay):
     def __init__(self, db: Any, source: str) -> None:
         self.coll = db[OUTBOX]
         self.source = source
@@ -131,79 +121,8 @@ class MongoOutbox:
                 )
         return recovered
 
-    # -- relay ------------------------------------------------------------------------------------
-
-    def claim(self, batch_size: int) -> list[dict[str, Any]]:
-        """Lease up to ``batch_size`` of the oldest pending events to a new token; returns them in order."""
-        now = time.time()
-        claimable = {"state": PENDING, "lease_until": {"$lt": now}}
-        seqs = [doc["_id"] for doc in self.coll.find(claimable, {"_id": 1}).sort("_id", 1).limit(batch_size)]
-        if not seqs:
-            return []
-        token = uuid.uuid4().hex
-        self.coll.update_many(
-            {"_id": {"$in": seqs}, **claimable}, {"$set": {"lease_owner": token, "lease_until": now + LEASE_S}}
-        )
-        return list(self.coll.find({"_id": {"$in": seqs}, "lease_owner": token, "state": PENDING}).sort("_id", 1))
-
-    def publish_claimed(self, docs: list[dict[str, Any]], publisher: Publisher) -> int:
-        """Publish in order while the lease lasts; mark what the broker confirmed sent, free the rest."""
-        sent: list[str] = []
-        try:
-            for doc in docs:
-                if time.time() > float(doc["lease_until"]) - LEASE_MARGIN_S:
-                    break  # another replica may claim it soon: leave it to the next pass
-                self._publish(doc, publisher)
-                sent.append(doc["_id"])
-                prom.EVENTS_PUBLISHED.labels(doc["event_type"]).inc()
-        finally:
-            token = docs[0]["lease_owner"] if docs else ""
-            if sent:
-                now = time.time()
-                self.coll.update_many(
-                    {"_id": {"$in": sent}, "lease_owner": token},
-                    {
-                        "$set": {"state": SENT, "sent_at": now, "sent_date": dt.datetime.now(dt.UTC)},
-                        "$unset": {"lease_owner": ""},
-                    },
-                )
-            rest = [doc["_id"] for doc in docs[len(sent) :]]
-            if rest:
-                self.coll.update_many(
-                    {"_id": {"$in": rest}, "lease_owner": token},
-                    {"$set": {"lease_until": 0.0}, "$unset": {"lease_owner": ""}},
-                )
-        return len(sent)
-
-    @staticmethod
-    def _publish(doc: dict[str, Any], publisher: Publisher) -> None:
-        headers = dict(doc.get("headers") or {})
-        event_type = doc["event_type"]
-        with telemetry.span_from_headers(f"{event_type} publish", headers, SpanKind.PRODUCER, event_type=event_type):
-            telemetry.inject_headers(headers)  # at dispatch: consumers are children of this publish span
-            publisher.publish(doc["body"], event_type, headers)
-
     def relay(self, publisher: Publisher, cdrs: Any, *, batch_size: int = 100, max_batches: int = 1000) -> int:
         """One relay pass: recover dead writers' events, then claim and publish batches until none is left."""
-        total = 0
-        try:
-            self.recover_staged(cdrs)
-            for _ in range(max_batches):
-                docs = self.claim(batch_size)
-                if not docs:
-                    break
-                count = self.publish_claimed(docs, publisher)
-                total += count
-                if count < len(docs) or len(docs) < batch_size:
-                    break
-        finally:
-            prom.OUTBOX_PENDING.set(self.pending_count())
-            prom.OUTBOX_LAG.set(self.oldest_pending_age())
-        return total
-
-    def pending_count(self) -> int:
-        return int(self.coll.count_documents({"state": {"$in": [STAGED, PENDING]}}))
-
-    def oldest_pending_age(self) -> float:
-        doc = self.coll.find_one({"state": {"$in": [STAGED, PENDING]}}, {"created_at": 1}, sort=[("_id", 1)])
-        return 0.0 if doc is None else max(0.0, time.time() - float(doc["created_at"]))
+        return self.relay_pending(
+            publisher, lambda: self.recover_staged(cdrs), batch_size=batch_size, max_batches=max_batches
+        )

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from cdrstats_common.sqlite import transaction
 
@@ -27,6 +27,21 @@ TENANT_SCHEMA = [
 
 #: (name, account codes) of one tenant
 TenantInfo = tuple[str, tuple[str, ...]]
+#: ListTenants pages: the default and the most a caller gets at once
+TENANT_PAGE = 500
+MAX_TENANT_PAGE = 1000
+
+
+class TenantPages(Protocol):
+    def tenant_page(self, after_id: str = "", limit: int = TENANT_PAGE) -> list[tuple[str, TenantInfo]]: ...
+
+
+def list_tenants(store: TenantPages, after_id: str, requested: int) -> tuple[list[tuple[str, TenantInfo]], str]:
+    """One ListTenants page and its ``next_after_id`` ("" after the last page); ``requested`` 0 is the
+    default page size, anything above the cap is capped (alerting and notify serve it the same)."""
+    limit = TENANT_PAGE if requested <= 0 else min(requested, MAX_TENANT_PAGE)
+    rows = store.tenant_page(after_id, limit)
+    return rows, rows[-1][0] if len(rows) == limit else ""
 
 
 def _codes(accountcodes: Sequence[str]) -> list[str]:
@@ -56,6 +71,14 @@ class SqliteTenants:
             rows = self.conn.execute("SELECT id, name, accountcodes FROM tenants").fetchall()
         return {row[0]: (row[1], tuple(json.loads(row[2]))) for row in rows}
 
+    def tenant_page(self, after_id: str = "", limit: int = TENANT_PAGE) -> list[tuple[str, TenantInfo]]:
+        """Tenants by id after ``after_id``: the gateway lists them to remove those it no longer has."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT id, name, accountcodes FROM tenants WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+            ).fetchall()
+        return [(row[0], (row[1], tuple(json.loads(row[2])))) for row in rows]
+
     def tenant(self, tenant_id: str) -> TenantInfo | None:
         with self.lock:
             row = self.conn.execute("SELECT name, accountcodes FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
@@ -84,6 +107,10 @@ class MongoTenants:
 
     def tenants(self) -> dict[str, TenantInfo]:
         return {doc["_id"]: (doc.get("name", ""), tuple(doc["accountcodes"])) for doc in self.db["tenants"].find()}
+
+    def tenant_page(self, after_id: str = "", limit: int = TENANT_PAGE) -> list[tuple[str, TenantInfo]]:
+        docs = self.db["tenants"].find({"_id": {"$gt": after_id}}).sort("_id", 1).limit(limit)
+        return [(doc["_id"], (doc.get("name", ""), tuple(doc["accountcodes"]))) for doc in docs]
 
     def tenant(self, tenant_id: str) -> TenantInfo | None:
         doc = self.db["tenants"].find_one({"_id": tenant_id})

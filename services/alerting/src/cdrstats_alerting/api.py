@@ -17,6 +17,7 @@ from cdrstats_alerting.store import AlertingStore, open_store
 from cdrstats_common.grpc_server import serve_api
 from cdrstats_common.logs import setup_logging
 from cdrstats_common.settings import load_or_exit
+from cdrstats_common.tenants import list_tenants
 
 Ctx = grpc.aio.ServicerContext
 
@@ -42,6 +43,13 @@ class AlertingServicer(AlarmsApi, DestinationsApi, alerting_pb2_grpc.AlertingSer
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "id: expected a tenant id 'customer:<id>'")
         await asyncio.to_thread(self.store.set_tenant, request.id, list(request.accountcodes), request.name)
         return request
+
+    async def ListTenants(
+        self, request: alerting_pb2.ListTenantsRequest, context: Ctx
+    ) -> alerting_pb2.ListTenantsReply:
+        rows, after = await asyncio.to_thread(list_tenants, self.store, request.after_id, request.limit)
+        tenants = [alerting_pb2.Tenant(id=id_, name=name, accountcodes=codes) for id_, (name, codes) in rows]
+        return alerting_pb2.ListTenantsReply(tenants=tenants, next_after_id=after)
 
 
 async def serve(settings: AlertingSettings) -> None:

@@ -7,7 +7,7 @@ mapping stays in one place. Stubs are made from ``self.channels`` on first use.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
@@ -42,6 +42,10 @@ class ControlAdmin(Protocol):
 
     async def set_tenant(self, tenant: TenantCodes) -> None:
         """Push one tenant's account codes to alerting and notify (both, or an error)."""
+        ...
+
+    async def list_tenants(self) -> set[str]:
+        """Every tenant id alerting or notify knows (to remove those without a customer)."""
         ...
 
     async def list_entries(self, scope: ControlScope, query: EntryQuery) -> EntryPage: ...
@@ -120,6 +124,21 @@ class ControlClient:
         codes = list(tenant.accountcodes)
         await self._alerting("SetTenant", alerting_pb2.Tenant(id=tenant.id, accountcodes=codes, name=tenant.name))
         await self._notify("SetTenant", notify_pb2.Tenant(id=tenant.id, accountcodes=codes, name=tenant.name))
+
+    async def list_tenants(self) -> set[str]:
+        ids: set[str] = set()
+        for call, request in (
+            (self._alerting, alerting_pb2.ListTenantsRequest),
+            (self._notify, notify_pb2.ListTenantsRequest),
+        ):
+            after = ""
+            while True:
+                reply: Any = await call("ListTenants", request(after_id=after))
+                ids.update(tenant.id for tenant in reply.tenants)
+                after = reply.next_after_id
+                if not after:
+                    break
+        return ids
 
     # -- alerting: destination control ---------------------------------------------------------
 

@@ -11,6 +11,7 @@ from cdrstats.notify.v1 import notify_pb2, notify_pb2_grpc
 from cdrstats_common.grpc_server import serve_api
 from cdrstats_common.logs import setup_logging
 from cdrstats_common.settings import load_or_exit
+from cdrstats_common.tenants import list_tenants
 from cdrstats_notify.api_deliveries import DeliveriesApi
 from cdrstats_notify.api_reports import MailReportsApi
 from cdrstats_notify.settings import NotifySettings
@@ -36,6 +37,11 @@ class NotifyServicer(DeliveriesApi, MailReportsApi, notify_pb2_grpc.NotifyServic
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "id: expected a tenant id 'customer:<id>'")
         await asyncio.to_thread(self.store.set_tenant, request.id, list(request.accountcodes), request.name)
         return request
+
+    async def ListTenants(self, request: notify_pb2.ListTenantsRequest, context: Ctx) -> notify_pb2.ListTenantsReply:
+        rows, after = await asyncio.to_thread(list_tenants, self.store, request.after_id, request.limit)
+        tenants = [notify_pb2.Tenant(id=id_, name=name, accountcodes=codes) for id_, (name, codes) in rows]
+        return notify_pb2.ListTenantsReply(tenants=tenants, next_after_id=after)
 
 
 async def serve(settings: NotifySettings) -> None:

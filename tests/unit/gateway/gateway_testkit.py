@@ -46,6 +46,7 @@ class InMemoryServices:
         self.switch_list = switches
         self.calls: list[tuple[Scope, str | None]] = []
         self.ready = True
+        self.serving_now = True
         self.error: ServiceError | None = None
 
     async def dashboard(self, scope: Scope, switch_id: str | None) -> Dashboard:
@@ -70,6 +71,9 @@ class InMemoryServices:
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         return self.ready, {"fake": "ready" if self.ready else "not ready"}
+
+    async def serving(self) -> tuple[bool, dict[str, Any]]:
+        return self.serving_now, {"fake": "serving" if self.serving_now else "not serving"}
 
 
 def make_cdrs() -> list[dict[str, Any]]:

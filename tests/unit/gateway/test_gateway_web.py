@@ -273,6 +273,24 @@ async def test_index_redirects_to_the_dashboard(client: TestClient[Any, Any]) ->
     assert response.status == 302 and response.headers["Location"] == "/dashboard"
 
 
+async def test_probes_split_liveness_readiness_and_caught_up(
+    client: TestClient[Any, Any], services: InMemoryServices, settings: GatewaySettings
+) -> None:
+    """A backlog (pipeline not caught up) fails /healthz only; an api down fails /readyz; /livez only needs the loop."""
+    services.ready = False  # e.g. reporting still counting under steady traffic
+    statuses = [(await client.get(path)).status for path in ("/livez", "/readyz", "/healthz")]
+    assert statuses == [200, 200, 503]
+    services.serving_now = False
+    response = await client.get("/readyz")
+    assert response.status == 503 and (await response.json())["details"] == {"fake": "not serving"}
+    assert (await client.get("/livez")).status == 200
+    assert settings.startup_marker is not None
+    settings.startup_marker.write_text("demo data loading\n")
+    services.serving_now = True
+    assert [(await client.get(path)).status for path in ("/livez", "/readyz")] == [200, 503]
+    settings.startup_marker.unlink()
+
+
 async def test_healthz_follows_readiness_and_the_startup_marker(
     client: TestClient[Any, Any], services: InMemoryServices, settings: GatewaySettings
 ) -> None:

@@ -44,7 +44,7 @@ from cdrstats_reporting.service import ReportingService
 from cdrstats_reporting.store.sqlite import SqliteRollupStore
 
 NOW_US = BASE_US + 2 * DAY_US - 3_600_000_000
-PUBLIC = {"index", "login", "login_post", "logout", "healthz", "static", "openapi"}
+PUBLIC = {"index", "login", "login_post", "logout", "healthz", "livez", "readyz", "static", "openapi"}
 SSE = {"dashboard_events", "live_events"}
 ADMIN_PAGES = re.compile(r"^/(admin|import)(/|$)")
 PLATFORM_CALLS = {name for name in dir(IngestAdmin) if not name.startswith("_")}

@@ -51,6 +51,8 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/account/tokens", views.tokens, name="tokens")
     router.add_post("/account/tokens", views.tokens_post, name="tokens_post")
     router.add_get("/healthz", views.healthz, name="healthz")
+    router.add_get("/livez", views.livez, name="livez")
+    router.add_get("/readyz", views.readyz, name="readyz")
     router.add_get("/api/v1/reports/dashboard", rest.dashboard, name="api_dashboard")
     setup_pages_routes(router)
     for method, path, handler, name in (*views_alarms.ROUTES, *rest_alarms.ROUTES):  # alarms (C1)

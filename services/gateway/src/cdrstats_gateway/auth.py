@@ -26,7 +26,7 @@ CSRF_HEADER = "X-CSRF-Token"
 MULTIPART = web.RequestKey("multipart", MultipartReader)
 SESSION_TTL_S = 12 * 3600.0
 REALM = 'Basic realm="cdr-stats"'
-_PUBLIC_PREFIXES = ("/static/", "/healthz")
+_PUBLIC_PREFIXES = ("/static/", "/healthz", "/livez", "/readyz")
 #: the OpenAPI document holds no data: tools fetch it without credentials
 PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
 

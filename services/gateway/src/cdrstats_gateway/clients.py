@@ -79,6 +79,8 @@ class Services(IngestAdmin, AlarmsAdmin, ControlAdmin, Protocol):
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]: ...
 
+    async def serving(self) -> tuple[bool, dict[str, Any]]: ...
+
     # -- CDRs and reports (G-pages: views_cdrs, views_reports, rest_cdrs, rest_reports) --
     async def search_cdrs(self, scope: Scope, filters: CdrFilters, *, with_total: bool) -> cdr_rpc.CdrPage: ...
 
@@ -229,6 +231,13 @@ class ServiceClients(IngestAdminClient, AlarmsClient, ControlClient):
             "outbox_pending": ingest.outbox_pending,
             "cdrs_applied": reporting.cdrs_applied,
         }
+
+    async def serving(self) -> tuple[bool, dict[str, Any]]:
+        """Every api answers SERVING (what pages and the API call); workers and backlogs don't matter here."""
+        names = list(self.channels)
+        healths = await asyncio.gather(*(self._health(name, "") for name in names))
+        details = {name: {"api": health} for name, health in zip(names, healths, strict=True)}
+        return all(health == "SERVING" for health in healths), {"services": details}
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready = every api and worker serving, the outbox drained, every stored CDR counted, no start-up marker."""

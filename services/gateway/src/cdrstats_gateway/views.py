@@ -158,11 +158,39 @@ async def tokens_post(request: web.Request) -> web.StreamResponse:
     return await _tokens_page(request, user.id, new_token="", error="action: expected create or revoke", status=400)
 
 
-async def healthz(request: web.Request) -> web.StreamResponse:
+def _starting(request: web.Request) -> web.Response | None:
     marker = request.app[keys.SETTINGS].startup_marker
     if marker is not None and marker.exists():
         body = {"status": "starting", "message": "demo data loading", "details": {"startup_marker": str(marker)}}
         return web.json_response(body, status=503)
+    return None
+
+
+async def livez(request: web.Request) -> web.StreamResponse:
+    """Liveness: the event loop answers. Depends on nothing else, so a busy pipeline never restarts the pod."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.StreamResponse:
+    """Readiness: this gateway can serve pages (every api SERVING, demo load done); a backlog is fine."""
+    starting = _starting(request)
+    if starting is not None:
+        return starting
+    ready, details = await request.app[keys.SERVICES].serving()
+    if ready:
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "unavailable", "message": "not serving", "details": details}, status=503)
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    """The whole pipeline healthy and caught up: every api and worker SERVING, nothing left to count.
+
+    Under steady traffic this is 503 most of the time (a CDR is always in flight), so it is for
+    scripts and tests that wait for "everything counted"; probes use /livez and /readyz.
+    """
+    starting = _starting(request)
+    if starting is not None:
+        return starting
     ready, details = await request.app[keys.SERVICES].readiness()
     if ready:
         return web.json_response({"status": "ok"})

@@ -140,3 +140,33 @@ def real_mongodb_database(prefix: str) -> Iterator[Any]:
     finally:
         client.drop_database(name)
         client.close()
+
+
+# -- memory: the peak RSS of this process over a block of a test -----------------------------------
+
+
+class PeakRss:
+    """How far this process's peak RSS (VmHWM) rose over a ``with`` block, in MiB (Linux >= 4.0).
+
+    The peak is restarted from the current RSS on entry (``/proc/self/clear_refs``), so memory held
+    only for a moment inside the block (e.g. argon2's buffers) is counted.
+    """
+
+    def __init__(self) -> None:
+        self.start_kib = 0
+        self.growth_mib = 0.0
+
+    @staticmethod
+    def _peak_kib() -> int:
+        with open("/proc/self/status", encoding="ascii") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+        return int(line.split()[1])
+
+    def __enter__(self) -> PeakRss:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+            refs.write("5")
+        self.start_kib = self._peak_kib()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.growth_mib = (self._peak_kib() - self.start_kib) / 1024

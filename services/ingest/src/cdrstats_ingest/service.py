@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -21,6 +22,10 @@ from cdrstats_ingest.store import CdrStore, StoredSwitch
 from cdrstats_ingest.store.interface import RejectRecord
 
 log = logging.getLogger(__name__)
+#: each argon2 verification holds 64 MiB while it runs, and the HTTP receiver runs them in the default
+#: thread pool (cpu_count + 4 threads): switches connecting at once (or wrong keys, which are never
+#: cached) would add 64 MiB each. Two at a time bound that to ~128 MiB; more would not run faster.
+_ARGON2_SLOTS = threading.BoundedSemaphore(2)
 
 
 @dataclasses.dataclass
@@ -51,7 +56,8 @@ class IngestService:
         if cached is not None and hmac.compare_digest(cached, digest):
             return stored.config
         try:
-            self.hasher.verify(stored.password_hash, password)
+            with _ARGON2_SLOTS:
+                self.hasher.verify(stored.password_hash, password)
         except (VerificationError, InvalidHashError) as exc:
             raise BadCredentials(f"wrong password for switch user {username!r}") from exc
         self._verified[username] = digest
@@ -80,7 +86,11 @@ class IngestService:
                 kept = dataclasses.replace(config.connector, dsn=current.config.connector.dsn)
                 config = dataclasses.replace(config, connector=kept)
         self._verified.pop(config.username, None)
-        return self.store.upsert_switch(config, self.hasher.hash(password) if password else None)
+        password_hash = None
+        if password:
+            with _ARGON2_SLOTS:
+                password_hash = self.hasher.hash(password)
+        return self.store.upsert_switch(config, password_hash)
 
     # -- switch registry (GetSwitch, ListSwitches, DeleteSwitch) ---------------
     def get_switch(self, switch_id: str) -> StoredSwitch:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import kombu
@@ -32,6 +33,17 @@ def make_envelope(event_type: str, source: str, data: dict[str, Any], *, event_i
         "source": source,
         "data": data,
     }
+
+
+def envelope_time(envelope: Mapping[str, Any]) -> float | None:
+    """The envelope's ``time`` in epoch seconds; None when it is missing or not RFC 3339."""
+    value = envelope.get("time")
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 class EventPublisher:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
+import amqp.exceptions
 import eventlet
 import kombu
 from nameko.events import EventHandler
@@ -18,7 +20,7 @@ from nameko.runners import ServiceRunner
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from cdrstats_common import telemetry
+from cdrstats_common import consumer, prom, telemetry
 from cdrstats_common.admin import start_admin
 from cdrstats_common.failures import TaskFailures
 from cdrstats_common.logs import setup_logging
@@ -26,6 +28,28 @@ from cdrstats_common.logs import setup_logging
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_EXCHANGE = "cdrstats.dead-letter"
+#: what an ack or a reject raises when the broker connection died under it (a reset socket is an OSError,
+#: which nameko's own ``ack_message`` lets through)
+CONNECTION_LOST = (OSError, amqp.exceptions.AMQPError)
+
+
+def settle(message: Any, *, ack: bool) -> None:
+    """Ack ``message``, or reject it without requeue (dead-letter). If the connection is gone the broker gives
+    the message back by itself (consumers apply an event id once), so a failure here is logged, never raised:
+    raised in a handler's thread it ends the nameko container, and the process would live on consuming nothing.
+    """
+    if not message.channel.connection:
+        return
+    try:
+        if ack:
+            message.ack()
+        else:
+            message.reject(requeue=False)
+    except CONNECTION_LOST as exc:
+        log.warning(
+            "broker connection lost before the message was settled; the broker delivers it again",
+            extra={"fields": {"ack": ack, "error": repr(exc)}},
+        )
 
 
 class DurableEventHandler(EventHandler):
@@ -34,6 +58,10 @@ class DurableEventHandler(EventHandler):
     The queue is durable with a dead-letter exchange; a handler that raises has its
     message rejected without requeue, so the broker moves it to ``<queue>.dead``,
     where it stays visible until an operator replays or drops it.
+
+    An event older than the service's ``processed_event_retention_days`` setting is parked there too,
+    before its handler runs: its id may be pruned from ``processed_events`` already, so applying it
+    could apply it twice (``consumer.check_fresh``, docs/events.md).
     """
 
     def setup(self) -> None:
@@ -48,16 +76,29 @@ class DurableEventHandler(EventHandler):
             exchange = kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
             kombu.Queue(f"{name}.dead", exchange=exchange, routing_key=name, durable=True)(channel).declare()
 
+    def handle_message(self, body: Any, message: Any) -> None:
+        days = int(getattr(self.container.config.get(SETTINGS_KEY), "processed_event_retention_days", 0))
+        try:
+            consumer.check_fresh(body, days)
+        except consumer.StaleEvent as stale:
+            log.error(
+                "stale event refused; message parked in dead-letter queue",
+                extra={"fields": {"queue": f"{self.queue.name}.dead", "event_id": stale.event_id, "error": str(stale)}},
+            )
+            prom.EVENTS_CONSUMED.labels(self.event_type, "stale").inc()
+            settle(message, ack=False)
+            return
+        super().handle_message(body, message)
+
     def handle_message_processed(self, message: Any, result: Any = None, exc_info: Any = None) -> None:
         if exc_info is None:
-            self.queue_consumer.ack_message(message)
+            settle(message, ack=True)
             return
         log.error(
             "event handler failed; message parked in dead-letter queue",
             extra={"fields": {"queue": f"{self.queue.name}.dead", "error": repr(exc_info[1])}},
         )
-        if message.channel.connection:
-            message.reject(requeue=False)
+        settle(message, ack=False)
 
 
 durable_event_handler = DurableEventHandler.decorator
@@ -104,7 +145,11 @@ def nameko_config(amqp_url: str, settings: Any) -> dict[str, Any]:
 
 
 def run_services(services: list[type], config: dict[str, Any]) -> None:
-    """Start the services and block until SIGTERM or SIGINT, then stop them gracefully."""
+    """Start the services and block until SIGTERM or SIGINT, then stop them gracefully.
+
+    If a service container dies on its own (an error nameko cannot handle), the process exits with code 1:
+    alive without its container it would answer health checks and consume nothing; dead, the supervisor
+    (or Kubernetes) starts it again."""
     runner = ServiceRunner(config)
     for service in services:
         runner.add_service(service)
@@ -120,7 +165,12 @@ def run_services(services: list[type], config: dict[str, Any]) -> None:
     runner.start()
     log.info("worker started", extra={"fields": {"services": [s.name for s in services]}})  # type: ignore[attr-defined]
     runner_thread = eventlet.spawn(runner.wait)
-    stop_requested.wait()
+    runner_thread.link(lambda _thread: None if stop_requested.ready() else stop_requested.send(False))
+    if not stop_requested.wait():
+        log.critical("service container died; exiting so that the worker is started again")
+        with eventlet.Timeout(20, False):
+            runner.kill()
+        sys.exit(1)
     with eventlet.Timeout(20, False):
         runner.stop()
     runner_thread.kill()

@@ -5,12 +5,13 @@ Business metrics (ASR, ACD, ...) are not here: they live in ``metrics.py``.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from cdrstats_common.events import envelope_time
 
 CDRS = Counter("cdrstats_cdrs", "CDRs received by ingest, by source and result", ["source", "result"])
 OUTBOX_PENDING = Gauge("cdrstats_outbox_pending", "Events written to the outbox and not yet confirmed by the broker")
@@ -18,7 +19,7 @@ OUTBOX_LAG = Gauge("cdrstats_outbox_lag_seconds", "Age of the oldest pending out
 EVENTS_PUBLISHED = Counter("cdrstats_events_published", "Events confirmed by the broker, by type", ["event_type"])
 EVENTS_CONSUMED = Counter(
     "cdrstats_events_consumed",
-    "Events handled, by type and result (applied, duplicate, failed)",
+    "Events handled, by type and result (applied, duplicate, failed, stale: refused as older than the id log)",
     ["event_type", "result"],
 )
 CONSUMER_LAG = Gauge("cdrstats_consumer_lag_seconds", "Time from an event's creation to its handling", ["event_type"])
@@ -50,17 +51,7 @@ def consume(event_type: str, envelope: Mapping[str, Any], handle: Callable[[], b
     if event_type == "cdrs_ingested":
         ROLLUP_APPLY.observe(time.perf_counter() - started)
     EVENTS_CONSUMED.labels(event_type, "applied" if applied else "duplicate").inc()
-    created = _event_time(envelope)
+    created = envelope_time(envelope)
     if created is not None:
         CONSUMER_LAG.labels(event_type).set(max(0.0, time.time() - created))
     return applied
-
-
-def _event_time(envelope: Mapping[str, Any]) -> float | None:
-    value = envelope.get("time")
-    if not isinstance(value, str):
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

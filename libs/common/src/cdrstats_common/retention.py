@@ -1,6 +1,6 @@
-"""Retention: logs that grow with traffic (hits, evaluations, deliveries, sent outbox events) lose their
-old rows in short batches, with a pause between, so a large first prune never holds a store's write
-lock (SQLite: the whole database) for long. Stores delete one batch per call; this loops.
+"""Retention: logs that grow with traffic (hits, evaluations, deliveries, applied event ids, sent outbox
+events) lose their old rows in short batches, with a pause between, so a large first prune never holds
+a store's write lock (SQLite: the whole database) for long. Stores delete one batch per call; this loops.
 """
 
 from __future__ import annotations
@@ -54,11 +54,12 @@ PrunedLog = tuple[str, int, Callable[[int, int], int]]
 
 class Pruner:
     """A service's hourly prune: each of its ``logs()`` past its retention, then sent outbox events
-    older than a day, every one in short batches. Subclasses say which logs they keep."""
+    older than a day (``prune_outbox`` None: the service has no outbox), every one in short batches.
+    Subclasses say which logs they keep."""
 
     def __init__(
         self,
-        prune_outbox: Callable[[float, int], int],
+        prune_outbox: Callable[[float, int], int] | None,
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -83,8 +84,10 @@ class Pruner:
             before_us = cutoff_us(int(now * 1_000_000), days)
             if before_us:
                 pruned[name] = self._prune(functools.partial(_older_than, delete, before_us))
-        sent_before = now - SENT_EVENTS_KEPT_S
-        pruned["outbox"] = self._prune(lambda limit: self.prune_outbox(sent_before, limit))
+        prune_outbox = self.prune_outbox
+        if prune_outbox is not None:
+            sent_before = now - SENT_EVENTS_KEPT_S
+            pruned["outbox"] = self._prune(lambda limit: prune_outbox(sent_before, limit))
         if any(pruned.values()):
             log.info("old rows pruned", extra={"fields": pruned})
         return pruned

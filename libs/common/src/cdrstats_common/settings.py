@@ -18,6 +18,8 @@ T = TypeVar("T")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: days every consumer remembers an applied event id (cdrstats_common.consumer); one setting for all services
+PROCESSED_EVENT_RETENTION = "CDRSTATS_PROCESSED_EVENT_RETENTION_DAYS"
 
 
 class SettingsError(Exception):
@@ -124,6 +126,18 @@ class EnvReader:
     def admin_port(self) -> builtins.int:
         """CDRSTATS_ADMIN_PORT: /healthz and /metrics of the process (0 = off)."""
         return self.int("CDRSTATS_ADMIN_PORT", 0, maximum=65535)
+
+    def http_read_timeout(self) -> builtins.float:
+        """CDRSTATS_HTTP_READ_TIMEOUT_S: how long a public HTTP server waits for a request's headers or body."""
+        value = self.float("CDRSTATS_HTTP_READ_TIMEOUT_S", 30.0)
+        if not 0.5 <= value <= 3600:
+            self.problems.append(f"CDRSTATS_HTTP_READ_TIMEOUT_S: expected 0.5..3600 seconds, got {value:g}")
+        return value
+
+    def processed_event_retention_days(self) -> builtins.int:
+        """CDRSTATS_PROCESSED_EVENT_RETENTION_DAYS: applied event ids are pruned after this many days (0 = kept
+        forever) and an event older than that is refused (``consumer.check_fresh``): default 30."""
+        return self.int(PROCESSED_EVENT_RETENTION, 30, minimum=0, maximum=36_500)
 
     def finish(self) -> None:
         if self.problems:

@@ -21,6 +21,7 @@ class AlertingSettings:
     alarm_interval_s: int = 60  # how often the worker evaluates due alarms (tests shorten it)
     hit_retention_days: int = 90  # the hit log keeps this many days of checks (0: forever)
     evaluation_retention_days: int = 90  # stored alarm evaluations, likewise
+    processed_event_retention_days: int = 30  # applied event ids kept (0: forever); older events are refused
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertingSettings:
@@ -37,6 +38,7 @@ class AlertingSettings:
             alarm_interval_s=env.int("CDRSTATS_ALARM_INTERVAL_S", 60, minimum=1, maximum=3600),
             hit_retention_days=env.int("CDRSTATS_HIT_RETENTION_DAYS", 90, minimum=0, maximum=36_500),
             evaluation_retention_days=env.int("CDRSTATS_EVALUATION_RETENTION_DAYS", 90, minimum=0, maximum=36_500),
+            processed_event_retention_days=env.processed_event_retention_days(),
         )
         env.finish()
         return settings

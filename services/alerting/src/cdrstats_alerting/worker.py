@@ -46,7 +46,10 @@ class Alerting(DependencyProvider):
         )
         self.relay = Relay(self.store, EventPublisher(settings.amqp_url, "alerting"))
         self.retention = AlertingRetention(
-            self.store, hit_days=settings.hit_retention_days, evaluation_days=settings.evaluation_retention_days
+            self.store,
+            hit_days=settings.hit_retention_days,
+            evaluation_days=settings.evaluation_retention_days,
+            processed_days=settings.processed_event_retention_days,
         )
 
     def stop(self) -> None:
@@ -85,7 +88,7 @@ class AlertingWorker:
 
     @timer(interval=retention.INTERVAL_S, eager=True)
     def prune(self) -> None:
-        """Hit log, evaluations and sent outbox events past their retention, in short batches."""
+        """Hit log, evaluations, applied event ids and sent outbox events past their retention, in short batches."""
         self.alerting.retention.prune()
 
     @timer(interval=2)

@@ -38,6 +38,7 @@ class NotifySettings:
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     webhook_timeout_s: float = 10.0
     delivery_retention_days: int = 90  # sent and failed deliveries stay in the log this long (0: forever)
+    processed_event_retention_days: int = 30  # applied event ids kept (0: forever); older events are refused
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotifySettings:
@@ -66,6 +67,7 @@ class NotifySettings:
             retry=_retry_policy(env),
             webhook_timeout_s=float(env.int("CDRSTATS_WEBHOOK_TIMEOUT_S", 10, minimum=1, maximum=300)),
             delivery_retention_days=env.int("CDRSTATS_DELIVERY_RETENTION_DAYS", 90, minimum=0, maximum=36_500),
+            processed_event_retention_days=env.processed_event_retention_days(),
         )
         env.finish()
         return settings

@@ -38,7 +38,11 @@ class Notify(DependencyProvider):
         self.store = open_store(settings.store_url)
         self.service = NotifyService(self.store, settings)
         self.relay = Relay(self.store, EventPublisher(settings.amqp_url, "notify"))
-        self.retention = NotifyRetention(self.store, delivery_days=settings.delivery_retention_days)
+        self.retention = NotifyRetention(
+            self.store,
+            delivery_days=settings.delivery_retention_days,
+            processed_days=settings.processed_event_retention_days,
+        )
 
     def stop(self) -> None:
         self.service.deliveries.drain()  # sends in flight finish (or are retried after their lease)
@@ -103,7 +107,8 @@ class NotifyWorker:
 
     @timer(interval=retention.INTERVAL_S, eager=True)
     def prune(self) -> None:
-        """Sent and failed deliveries past their retention and sent outbox events, in short batches."""
+        """Sent and failed deliveries and applied event ids past their retention, and sent outbox events, in
+        short batches."""
         self.notify.retention.prune()
 
     @timer(interval=2)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cdrstats_common.retention import Pruner
 from cdrstats_reporting.domain.dashboard import Dashboard, dashboard, dashboard_window
 from cdrstats_reporting.domain.errors import InvalidArgument
 from cdrstats_reporting.domain.live import CALL_STATE_SCHEMA, TIMEOUT_US, parse_call_state
@@ -26,12 +27,18 @@ def now_us() -> int:
 
 class ReportingService:
     def __init__(
-        self, store: RollupStore, clock: Callable[[], int] = now_us, committer: GroupCommitter | None = None
+        self,
+        store: RollupStore,
+        clock: Callable[[], int] = now_us,
+        committer: GroupCommitter | None = None,
+        pruner: Pruner | None = None,
     ) -> None:
-        """``committer`` (the worker's): events handled at the same time share one transaction."""
+        """``committer`` (the worker's): events handled at the same time share one transaction; ``pruner``
+        (the worker's) forgets old applied event ids."""
         self.store = store
         self.clock = clock
         self.committer = committer
+        self.pruner = pruner
 
     def apply_cdrs_event(self, envelope: Mapping[str, Any]) -> bool:
         """Add a ``cdrs_ingested`` batch to the roll-ups; False if this event id was applied before."""
@@ -64,6 +71,10 @@ class ReportingService:
     def expire_live_calls(self) -> int:
         """Forget calls whose end never arrived (no event for TIMEOUT_US)."""
         return self.store.expire_live_calls(self.clock() - TIMEOUT_US)
+
+    def prune(self) -> dict[str, int]:
+        """Applied event ids past their retention, in short batches (the worker's hourly timer)."""
+        return self.pruner.prune() if self.pruner is not None else {}
 
     def dashboard(
         self,

@@ -20,6 +20,7 @@ class ReportingSettings:
     log_level: str
     admin_port: int
     ingest_grpc_addr: str = ""
+    processed_event_retention_days: int = 30  # applied event ids kept (0: forever); older events are refused
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ReportingSettings:
@@ -33,6 +34,7 @@ class ReportingSettings:
             log_level=reader.log_level(),
             admin_port=reader.admin_port(),
             ingest_grpc_addr=_optional_address(reader, "INGEST_GRPC_ADDR"),
+            processed_event_retention_days=reader.processed_event_retention_days(),
         )
         reader.finish()
         return settings

@@ -1,4 +1,5 @@
-"""nameko worker process: applies ``ingest.cdrs_ingested`` events to the roll-ups, beats a heartbeat.
+"""nameko worker process: applies ``ingest.cdrs_ingested`` events to the roll-ups, beats a heartbeat,
+prunes old applied event ids hourly (``retention``).
 
 Events handled at the same time (nameko's max_workers, with as many prefetched) are applied
 in one transaction by a ``GroupCommitter``; each message is acknowledged after its commit.
@@ -17,7 +18,7 @@ from typing import Any  # noqa: E402
 from nameko.extensions import DependencyProvider  # noqa: E402
 from nameko.timer import timer  # noqa: E402
 
-from cdrstats_common import prom  # noqa: E402
+from cdrstats_common import prom, retention  # noqa: E402
 from cdrstats_common.nameko_support import (  # noqa: E402
     SETTINGS_KEY,
     durable_event_handler,
@@ -25,6 +26,7 @@ from cdrstats_common.nameko_support import (  # noqa: E402
 )
 from cdrstats_common.settings import load_or_exit  # noqa: E402
 from cdrstats_reporting.group_commit import GroupCommitter  # noqa: E402
+from cdrstats_reporting.retention import ReportingRetention  # noqa: E402
 from cdrstats_reporting.service import ReportingService  # noqa: E402
 from cdrstats_reporting.settings import ReportingSettings  # noqa: E402
 from cdrstats_reporting.store import RollupStore, ZoneMismatch, open_store  # noqa: E402
@@ -38,11 +40,13 @@ class Reporting(DependencyProvider):
 
     store: RollupStore | None = None
     committer: GroupCommitter | None = None
+    pruner: ReportingRetention | None = None
 
     def setup(self) -> None:
         settings = self.container.config[SETTINGS_KEY]
         self.store = open_store(settings.store_url, settings.time_zone)
         self.committer = GroupCommitter(self.store.apply_batches)  # one per process: handlers share transactions
+        self.pruner = ReportingRetention(self.store, processed_days=settings.processed_event_retention_days)
 
     def stop(self) -> None:
         if self.store is not None:
@@ -52,7 +56,7 @@ class Reporting(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> ReportingService:
         assert self.store is not None and self.committer is not None, "store used before setup"
-        return ReportingService(self.store, committer=self.committer)
+        return ReportingService(self.store, committer=self.committer, pruner=self.pruner)
 
 
 class ReportingWorker:
@@ -75,6 +79,11 @@ class ReportingWorker:
     @timer(interval=EXPIRE_INTERVAL_S)
     def expire_live_calls(self) -> None:
         self.reporting.expire_live_calls()
+
+    @timer(interval=retention.INTERVAL_S, eager=True)
+    def prune(self) -> None:
+        """Applied event ids past CDRSTATS_PROCESSED_EVENT_RETENTION_DAYS, in short batches."""
+        self.reporting.prune()
 
 
 def main() -> None:

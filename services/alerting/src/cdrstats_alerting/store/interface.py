@@ -38,6 +38,11 @@ class AlertingStore(AlarmStore, DestinationStore, Protocol):
         pending one. MongoDB: 0, its sent events expire through a TTL index."""
         ...
 
+    def prune_processed_events(self, before_us: int, limit: int) -> int:
+        """Forget at most ``limit`` applied event ids recorded before ``before_us``, oldest first (one short
+        write); the worker prunes them past CDRSTATS_PROCESSED_EVENT_RETENTION_DAYS."""
+        ...
+
     # -- tenants (pushed by the gateway with SetTenant) -----------------------------------
     def set_tenant(self, tenant_id: str, accountcodes: Sequence[str], name: str = "") -> None:
         """Replace a tenant's account codes; an empty list removes the tenant."""

@@ -27,7 +27,7 @@ from cdrstats_alerting.store.interface import CdrsApplied
 from cdrstats_alerting.store.mongo_alarms import MongoAlarms
 from cdrstats_alerting.store.mongo_destinations import MongoDestinations
 from cdrstats_alerting.store.mongo_outbox import MongoOutbox
-from cdrstats_common import heartbeat
+from cdrstats_common import consumer, heartbeat
 from cdrstats_common.tenants import MongoTenants
 
 DEFAULT_DATABASE = "cdrstats_alerting"
@@ -52,6 +52,7 @@ class MongoAlertingStore(MongoTenants, MongoAlarms, MongoDestinations):
 
     def _migrate(self) -> None:
         self.outbox.migrate()
+        consumer.mongo_index_processed(self.db["processed_events"])
         for name in sorted(dir(self)):
             if name.startswith("migrate_"):
                 getattr(self, name)()
@@ -74,6 +75,9 @@ class MongoAlertingStore(MongoTenants, MongoAlarms, MongoDestinations):
     def prune_outbox(self, sent_before_s: float, limit: int) -> int:
         """Nothing to do: sent events expire through the outbox's TTL index (``mongo_outbox.SENT_TTL_S``)."""
         return 0
+
+    def prune_processed_events(self, before_us: int, limit: int) -> int:
+        return consumer.mongo_prune_processed(self.db["processed_events"], before_us, limit)
 
     # -- the cdrs_ingested effect ----------------------------------------------------------
 

@@ -38,6 +38,10 @@ class SqliteAlertingStore(SqliteTenants, SqliteAlarms, SqliteDestinations, Sqlit
         with self.lock, transaction(self.conn):
             return retention.sqlite_prune_sent_outbox(self.conn, sent_before_s, limit)
 
+    def prune_processed_events(self, before_us: int, limit: int) -> int:
+        with self.lock, transaction(self.conn):
+            return consumer.prune_processed(self.conn, before_us, limit)
+
     # -- the cdrs_ingested effect ----------------------------------------------------------
 
     def apply_cdrs_event(self, event_id: str, cdrs: Sequence[Mapping[str, Any]], matcher: Matcher) -> CdrsApplied:

@@ -24,6 +24,11 @@ class NotifyStore(DeliveryStore, MailReportStore, Protocol):
         one. MongoDB: 0, its events live in their delivery and are pulled once published."""
         ...
 
+    def prune_processed_events(self, before_us: int, limit: int) -> int:
+        """Forget at most ``limit`` applied event ids recorded before ``before_us``, oldest first (one short
+        write); the worker prunes them past CDRSTATS_PROCESSED_EVENT_RETENTION_DAYS."""
+        ...
+
     # tenants, pushed by the gateway with SetTenant (a tenant's mail report covers its current codes)
     def set_tenant(self, tenant_id: str, accountcodes: Sequence[str], name: str = "") -> None: ...
     def tenant(self, tenant_id: str) -> tuple[str, tuple[str, ...]] | None:

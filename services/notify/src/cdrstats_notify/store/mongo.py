@@ -12,7 +12,7 @@ from typing import Any
 
 import pymongo
 
-from cdrstats_common import heartbeat
+from cdrstats_common import consumer, heartbeat
 from cdrstats_common.tenants import MongoTenants
 from cdrstats_notify.store.mongo_deliveries import MongoDeliveries
 from cdrstats_notify.store.mongo_reports import MongoReports
@@ -36,6 +36,12 @@ class MongoNotifyStore(MongoTenants, MongoDeliveries, MongoReports):
     def open(cls, url: str) -> MongoNotifyStore:
         client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(url)
         return cls(client.get_default_database(default=DEFAULT_DATABASE), client)
+
+    def migrate_processed_events(self) -> None:
+        consumer.mongo_index_processed(self.db["processed_events"])
+
+    def prune_processed_events(self, before_us: int, limit: int) -> int:
+        return consumer.mongo_prune_processed(self.db["processed_events"], before_us, limit)
 
     # -- worker heartbeat (cdrstats_common.heartbeat's semantics) ---------------------------------
 

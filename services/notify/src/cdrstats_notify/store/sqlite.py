@@ -31,3 +31,7 @@ class SqliteNotifyStore(SqliteTenants, SqliteDeliveries, SqliteReports, SqliteSt
     def prune_outbox(self, sent_before_s: float, limit: int) -> int:
         with self.lock, transaction(self.conn):
             return retention.sqlite_prune_sent_outbox(self.conn, sent_before_s, limit)
+
+    def prune_processed_events(self, before_us: int, limit: int) -> int:
+        with self.lock, transaction(self.conn):
+            return consumer.prune_processed(self.conn, before_us, limit)

@@ -45,6 +45,11 @@ class RollupStore(Protocol):
         """Drop live calls without an event since ``before_us``; how many."""
         ...
 
+    def prune_processed_events(self, before_us: int, limit: int) -> int:
+        """Forget at most ``limit`` applied event ids recorded before ``before_us``, oldest first (one short
+        write); the worker prunes them past CDRSTATS_PROCESSED_EVENT_RETENTION_DAYS (``retention``)."""
+        ...
+
     def wipe(self) -> None:
         """Forget every roll-up and applied event (for a rebuild)."""
         ...

@@ -25,7 +25,7 @@ from typing import Any
 import pymongo
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from cdrstats_common import heartbeat
+from cdrstats_common import consumer, heartbeat
 from cdrstats_common.metrics import Totals
 from cdrstats_reporting.domain import concurrency as conc
 from cdrstats_reporting.domain import destinations
@@ -91,6 +91,7 @@ class MongoRollupStore(MongoLiveCalls):
         }
         for name, key_fields in keys.items():
             self._db[name].create_index([(f, pymongo.ASCENDING) for f in key_fields], unique=True, name="key")
+        consumer.mongo_index_processed(self._events)
 
     def _check_zone(self, time_zone: str) -> None:
         row = self._meta.find_one({"_id": "time_zone"})
@@ -222,6 +223,9 @@ class MongoRollupStore(MongoLiveCalls):
             for (s, c, d), net in day_nets.items()
         ]
         self._write(self._db["conc_days"], day_updates)
+
+    def prune_processed_events(self, before_us: int, limit: int) -> int:
+        return consumer.mongo_prune_processed(self._events, before_us, limit)
 
     def wipe(self) -> None:
         for name in [*self._collections(), "processed_events", "rollup_counters"]:

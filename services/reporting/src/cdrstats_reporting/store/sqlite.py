@@ -167,6 +167,10 @@ class SqliteRollupStore(SqliteStore):
         with self.lock, transaction(self.conn):
             return extra.expire_calls(self.conn, before_us)
 
+    def prune_processed_events(self, before_us: int, limit: int) -> int:
+        with self.lock, transaction(self.conn):
+            return consumer.prune_processed(self.conn, before_us, limit)
+
     def wipe(self) -> None:
         """Forget every roll-up and applied event (rebuild); the time zone is recorded again."""
         with self.lock, transaction(self.conn):

@@ -101,17 +101,24 @@ def _demo_step(what: str, step: Callable[..., None], *args: Any) -> None:
         log.warning("demo %s not created: %s %s", what, exc.code(), exc.details())
 
 
-def _banner(config: RunConfig, secrets: Secrets, *, background: bool = False) -> str:
+def _banner(config: RunConfig, secrets: Secrets, *, background: bool = False, reveal: bool = True) -> str:
+    """What runs where and how to log in; the passwords only when ``reveal`` (a terminal, not a log file)."""
+
+    def secret(name: str, value: str) -> str:
+        return value if reveal else f"<{name} in secrets.json>"
+
     return "\n".join(
         [
             "",
             "CDR-Stats is running.",
             f"  Web UI and API:   {config.gateway_url}/  (health: {config.gateway_url}/healthz)",
-            f"  Admin login:      admin / {secrets.admin_password}",
-            f"  Customer login:   {demo.DEMO_CUSTOMER[2]} / {secrets.demo_customer_password}"
+            f"  Admin login:      admin / {secret('admin_password', secrets.admin_password)}",
+            f"  Customer login:   {demo.DEMO_CUSTOMER[2]} / "
+            f"{secret('demo_customer_password', secrets.demo_customer_password)}"
             f" (customer {demo.DEMO_CUSTOMER[0]!r}, sees account code {demo.DEMO_CUSTOMER[1]!r} only)",
             f"  Switch ingest:    POST {config.ingest_url}/v1/freeswitch/json",
-            f"  Demo switch:      id 'demo', HTTP basic user 'demo', password {secrets.demo_switch_key}",
+            f"  Demo switch:      id 'demo', HTTP basic user 'demo', password "
+            f"{secret('demo_switch_key', secrets.demo_switch_key)}",
             _mail_line(config),
             f"  Data and logs:    {config.data_dir} (secrets in {config.data_dir / 'secrets.json'})",
             "  Stop:             " + ("`make stop`" if background else "Ctrl-C"),
@@ -168,7 +175,8 @@ def run(config: RunConfig) -> int:
             tenant = demo.create_demo_tenant(config.gateway_url, secrets.admin_password, secrets.demo_customer_password)
             if needs_demo:
                 _demo_step("customer alarm", _customer_demo, config, tenant)
-        print(_banner(config, secrets), flush=True)
+        # redirected (`run --background` writes run.log, docker/systemd keep stdout): no passwords in the log
+        print(_banner(config, secrets, reveal=sys.stdout.isatty()), flush=True)
         if config.demo_live:
             live = LiveTraffic(config.ingest_url, secrets.demo_switch_key)
             live.start()
@@ -220,7 +228,8 @@ def run_background(config: RunConfig) -> int:
             print(f"cdrstats run exited with code {process.returncode}; see {log_path}", file=sys.stderr)
             return 1
         if _gateway_ready(config):
-            print(_banner(config, load_secrets(config.data_dir), background=True), flush=True)
+            banner = _banner(config, load_secrets(config.data_dir), background=True, reveal=sys.stdout.isatty())
+            print(banner, flush=True)
             return 0
         time.sleep(0.5)
     print(f"not ready after {READY_TIMEOUT_S:.0f} s; see {log_path}", file=sys.stderr)

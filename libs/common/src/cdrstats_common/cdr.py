@@ -63,6 +63,17 @@ DEFAULTS: dict[str, Any] = {
 FIELDS = tuple(DEFAULTS)
 
 
+def _int_range(field: Any) -> tuple[int, int]:
+    bits = 32 if field.type == field.TYPE_INT32 else 64
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+#: the values each integer field's proto type (int32 or int64) can carry: a larger one cannot be sent
+INT_RANGES: dict[str, tuple[int, int]] = {
+    f.name: _int_range(f) for f in cdr_pb2.Cdr.DESCRIPTOR.fields if f.type in (f.TYPE_INT32, f.TYPE_INT64)
+}
+
+
 def new_cdr(**values: Any) -> dict[str, Any]:
     """A complete canonical CDR dict; unknown keys are an error (a typo would lose data)."""
     unknown = set(values) - set(DEFAULTS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import pathlib
 import sqlite3
 import threading
@@ -23,6 +24,7 @@ def connect(path: str | pathlib.Path, *, read_only: bool = False) -> sqlite3.Con
     path = pathlib.Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -34,6 +36,21 @@ def connect(path: str | pathlib.Path, *, read_only: bool = False) -> sqlite3.Con
     if not read_only:
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
     return conn
+
+
+def owner_only(path: pathlib.Path) -> None:
+    """Create the database file readable by its owner only (0600), or drop group/other bits of an existing one.
+
+    The stores hold callers' numbers, and ingest's holds the pull connectors' database passwords
+    (they must be usable to connect, so they are not hashed): not for other local users. SQLite
+    gives the -wal and -shm files the database file's mode.
+    """
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        with contextlib.suppress(PermissionError):  # not ours to change: leave it to its owner
+            path.chmod(mode & 0o700)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ def main() -> None:
         host=settings.http_host,
         port=settings.http_port,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        keepalive_timeout=settings.http_read_timeout_s,  # also bounds slow request headers (http_guard)
         print=None,
         handle_signals=True,
     )

@@ -56,9 +56,18 @@ ALARM_SCHEMA = obj(
         "updated": TIME_OR_NULL,
     }
 )
-ALARM_BODY = obj(DEFINITION, required=tuple(n for n in REQUIRED_ON_CREATE if n != "window"))
+#: a working body for the OpenAPI document (and schemathesis' examples phase)
+ALARM_EXAMPLE: dict[str, Any] = {"name": "Low ASR", "metric": "asr", "scope": {"kind": "all", "value": ""}}
+ALARM_EXAMPLE.update({"window": "last_hour", "condition": "lt", "threshold": 40, "min_attempts": 20})
+ALARM_BODY = {
+    **obj(DEFINITION, required=tuple(n for n in REQUIRED_ON_CREATE if n != "window")),
+    "examples": [ALARM_EXAMPLE],
+}
 ALARM_PATCH = obj(DEFINITION, required=())
-ALARM_TEST_BODY = obj(DEFINITION, required=("metric", "condition", "threshold"))  # a test needs no name
+ALARM_TEST_BODY = {
+    **obj(DEFINITION, required=("metric", "condition", "threshold")),  # a test needs no name
+    "examples": [ALARM_EXAMPLE],
+}
 WINDOW = obj({"start": TIME_OR_NULL, "end": TIME_OR_NULL})
 EVALUATION_SCHEMA = obj(
     {

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from cdrstats_common import http_guard
 from cdrstats_gateway import (
     auth,
     keys,
@@ -28,13 +29,13 @@ from cdrstats_gateway import (
     views_reports,
 )
 from cdrstats_gateway.clients import ServiceClients, Services
-from cdrstats_gateway.middlewares import error_middleware, security_headers
+from cdrstats_gateway.middlewares import error_middleware, form_utf8_middleware, security_headers
 from cdrstats_gateway.platform_routes import setup_platform
 from cdrstats_gateway.rendering import STATIC_DIR, make_environment
 from cdrstats_gateway.settings import GatewaySettings
 from cdrstats_gateway.store import open_store
 from cdrstats_gateway.tenant_sync import setup_tenant_sync
-from cdrstats_gateway.throttle import LoginThrottle
+from cdrstats_gateway.throttle import LoginThrottle, SendThrottle
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ async def create_app(settings: GatewaySettings, *, clients: Services | None = No
     app = web.Application(
         middlewares=[
             error_middleware,
+            http_guard.guard_middleware(settings.http_read_timeout_s),
+            form_utf8_middleware,
             auth.api_auth_middleware,
             auth.session_middleware,
         ],
@@ -121,6 +124,7 @@ async def create_app(settings: GatewaySettings, *, clients: Services | None = No
     app[keys.SETTINGS] = settings
     app[keys.TEMPLATES] = make_environment()
     app[keys.THROTTLE] = LoginThrottle()
+    app[keys.SEND_THROTTLE] = SendThrottle()
     setup_store(app)
     setup_services(app, clients)
     setup_tenant_sync(app)  # after the store and the services: it pushes customers' codes to both

@@ -38,6 +38,8 @@ _HTTP_STATUS: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.PERMISSION_DENIED: (403, "forbidden"),
     grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_argument"),
     grpc.StatusCode.NOT_FOUND: (404, "not_found"),
+    # the request needs state the service does not have (notify: a customer without account codes)
+    grpc.StatusCode.FAILED_PRECONDITION: (409, "conflict"),
 }
 
 
@@ -53,7 +55,12 @@ class ServiceError(Exception):
 
 
 #: statuses whose details are written for the caller (the rest may name internal addresses: logged only)
-_CALLER_FACING = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
+_CALLER_FACING = {
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.FAILED_PRECONDITION,
+}
 
 
 def service_error(service: str, error: grpc.aio.AioRpcError, *, quiet: bool = False) -> ServiceError:

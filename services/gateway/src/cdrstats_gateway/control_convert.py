@@ -11,6 +11,7 @@ from cdrstats_gateway.domain.control import (
     Hit,
     ListEntry,
     MailReport,
+    mask_url_passwords,
 )
 
 
@@ -91,13 +92,13 @@ def delivery_from_proto(m: notify_pb2.Delivery) -> Delivery:
         m.id,
         m.owner,
         m.channel,
-        m.recipient,
+        mask_url_passwords(m.recipient),
         m.kind,
         m.reference,
         m.subject,
         m.status,
         m.attempts,
-        m.last_error,
+        mask_url_passwords(m.last_error),
         m.created_us,
         m.next_attempt_us,
         m.sent_us,

@@ -5,6 +5,7 @@ A mixin of ``clients.ServiceClients`` so the gRPC status -> HTTP status mapping 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -248,14 +249,32 @@ class IngestAdminClient:
         await self._call("ingest", lambda: self.ingest.DeleteMappingProfile(request, timeout=CALL_TIMEOUT_S))
 
     async def import_file(self, request: ImportRequest, chunks: AsyncIterator[bytes]) -> ImportOutcome:
-        """Streams the file as it arrives (constant memory); answers when ingest has read all of it."""
+        """Streams the file as it arrives (constant memory); answers when ingest has read all of it.
+
+        grpc.aio swallows an error of the request iterator (a body over the limit, or too slow) and
+        only cancels the call; that error is re-raised here instead of the bare CancelledError.
+        """
+        failed: list[Exception] = []
 
         async def messages() -> AsyncIterator[ingest_pb2.ImportFileRequest]:
             yield import_header(request)
-            async for chunk in chunks:
-                yield ingest_pb2.ImportFileRequest(chunk=chunk)
+            try:
+                async for chunk in chunks:
+                    yield ingest_pb2.ImportFileRequest(chunk=chunk)
+            except Exception as exc:
+                failed.append(exc)
+                raise
 
-        result: Any = await self._call("ingest", lambda: self.ingest.ImportFile(messages(), timeout=IMPORT_TIMEOUT_S))
+        def call() -> Any:
+            return self.ingest.ImportFile(messages(), timeout=IMPORT_TIMEOUT_S)
+
+        try:
+            result: Any = await self._call("ingest", call)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if failed and task is not None and not task.cancelling():  # cancelled by grpc, not from outside
+                raise failed[0] from None
+            raise
         return outcome_from_proto(result)
 
     async def list_rejects(

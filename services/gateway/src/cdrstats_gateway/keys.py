@@ -9,7 +9,7 @@ from cdrstats_gateway.clients import Services
 from cdrstats_gateway.domain.models import Session, User
 from cdrstats_gateway.settings import GatewaySettings
 from cdrstats_gateway.store import GatewayStore
-from cdrstats_gateway.throttle import LoginThrottle
+from cdrstats_gateway.throttle import LoginThrottle, SendThrottle
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
 STORE: web.AppKey[GatewayStore] = web.AppKey("store")
@@ -17,6 +17,7 @@ SERVICES: web.AppKey[Services] = web.AppKey("services")
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 SECRET_KEY = web.AppKey("secret_key", str)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
+SEND_THROTTLE = web.AppKey("send_throttle", SendThrottle)
 
 #: the authenticated user of this request (session for pages, token or basic for the API)
 USER = web.RequestKey("user", User)

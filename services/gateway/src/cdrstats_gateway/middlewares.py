@@ -9,12 +9,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from cdrstats_common import http_guard
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.rendering import render
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+FORM = "application/x-www-form-urlencoded"
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -88,12 +90,26 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if is_api(request):
             code = _API_CODES.get(exc.status, "error")
             return api_error_response(ApiError(exc.status, code, message, headers=dict(_kept_headers(exc))))
-        return _error_page(request, exc.status, message)
+        page = _error_page(request, exc.status, message)
+        page.headers.update(_kept_headers(exc))  # e.g. Retry-After of a 429
+        return page
     except Exception:
         log.exception("unhandled error", extra={"fields": {"path": request.path, "method": request.method}})
         if is_api(request):
             return api_error_response(ApiError(500, "internal", "internal error"))
         return _error_page(request, 500, "Something went wrong on our side.")
+
+
+@web.middleware
+async def form_utf8_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A page form that is not UTF-8 is a 400 naming the field: aiohttp's ``request.post()`` fails on
+    raw bytes (a 500) and silently turns ``%XX`` that is not UTF-8 into U+FFFD. The body read here
+    (at most the app's client_max_size, else 413) is the one ``post()`` reuses."""
+    if request.method == "POST" and request.content_type == FORM and not is_api(request):
+        problem = http_guard.urlencoded_problem(await request.read(), "form field")
+        if problem is not None:
+            raise web.HTTPBadRequest(text=problem)
+    return await handler(request)
 
 
 def _kept_headers(exc: web.HTTPException) -> dict[str, str]:

@@ -62,7 +62,7 @@ _STATUS_TEXT = {
     404: "Not found (also another tenant's object)",
     409: "Conflicts with existing data",
     413: "Body too large",
-    429: "Too many failed logins",
+    429: "Too many failed logins, or sends (report now); wait Retry-After seconds",
     503: "A back-end service is unavailable",
 }
 RouteSpec = tuple[str, str, Any, str]
@@ -82,6 +82,11 @@ def _parameter(param: Param) -> dict[str, Any]:
     return spec
 
 
+def _body_required(schema: dict[str, Any]) -> bool:
+    """An object body whose fields are all optional may be left out: read_json takes no body as ``{}``."""
+    return schema.get("type") != "object" or bool(schema.get("required"))
+
+
 def _error(status: int) -> dict[str, Any]:
     content = {"application/json": {"schema": rest.ref("Error")}}
     return {"description": _STATUS_TEXT.get(status, "Error"), "content": content}
@@ -98,7 +103,8 @@ def operation(name: str, doc: ApiDoc | None, handler: Any) -> dict[str, Any]:
         }
     ok: dict[str, Any] = {"description": doc.description or doc.summary}
     if doc.response is not None:
-        ok["content"] = {doc.response_content_type: {"schema": doc.response}}
+        media_types = (doc.response_content_type, *doc.other_content_types)
+        ok["content"] = {media_type: {"schema": doc.response} for media_type in media_types}
     responses = {str(doc.status): ok, "401": _error(401)}
     for status in (*doc.errors, *((403,) if doc.admin else ())):
         responses[str(status)] = _error(status)
@@ -112,7 +118,8 @@ def operation(name: str, doc: ApiDoc | None, handler: Any) -> dict[str, Any]:
     if doc.params:
         spec["parameters"] = [_parameter(p) for p in doc.params]
     if doc.body is not None:
-        spec["requestBody"] = {"required": True, "content": {doc.body_content_type: {"schema": doc.body}}}
+        content = {doc.body_content_type: {"schema": doc.body}}
+        spec["requestBody"] = {"required": _body_required(doc.body), "content": content}
     return spec
 
 

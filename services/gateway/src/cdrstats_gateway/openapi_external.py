@@ -82,6 +82,7 @@ ROUTE_DOCS: dict[str, ApiDoc] = {
             Param("limit", schema=INT, description="at most this many CDRs"),
         ),
         response_content_type="text/csv",
+        other_content_types=("application/x-ndjson",),
         errors=(400, 503),
     ),
     "api_cdr": ApiDoc(

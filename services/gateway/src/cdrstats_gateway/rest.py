@@ -11,13 +11,13 @@ import base64
 import binascii
 import contextlib
 import dataclasses
-import json
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from cdrstats_gateway import keys
+from cdrstats_gateway import body_schema, json_body, keys
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.errors import Conflict, InvalidInput, NotFound
 from cdrstats_gateway.domain.formatting import rfc3339
 from cdrstats_gateway.domain.models import Dashboard, User
@@ -92,6 +92,8 @@ class ApiDoc:
     admin: bool = False
     errors: tuple[int, ...] = (400,)
     response_content_type: str = "application/json"
+    #: the same response in other media types, chosen by a parameter (CDR export: format=jsonl)
+    other_content_types: tuple[str, ...] = ()
     description: str = ""
 
 
@@ -120,25 +122,27 @@ def require_admin(request: web.Request) -> User:
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object (at most 1 MiB); 400 naming what was wrong otherwise."""
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise ApiError(413, "payload_too_large", f"body: at most {MAX_JSON_BYTES} bytes")
-    raw = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise ApiError(413, "payload_too_large", f"body: at most {MAX_JSON_BYTES} bytes")
-    try:
-        body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, "invalid_argument", f"body: expected a JSON object ({exc})", {"field": "body"}) from exc
+    """The body as a JSON object (at most 1 MiB; empty is ``{}``); 413 or 400 naming what was wrong otherwise."""
+    body = await json_body.read_json(request, MAX_JSON_BYTES, "a JSON object", empty=b"{}")
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_argument", "body: expected a JSON object", {"field": "body"})
+    _check_against_schema(request, body)
     return body
+
+
+def _check_against_schema(request: web.Request, body: dict[str, Any]) -> None:
+    """The body as the operation documents it (body_schema), else a 400 naming the field."""
+    doc = doc_of(getattr(request.match_info, "handler", None))
+    found = body_schema.problem(doc.body, body) if doc is not None and doc.body is not None else None
+    if found is not None:
+        field, what = found
+        raise ApiError(400, "invalid_argument", f"{field or 'body'}: {what}", {"field": field or "body"})
 
 
 def path_int(request: web.Request, name: str = "id") -> int:
     """A numeric path id; anything else is 404 (it names nothing), not 400."""
     value = request.match_info[name]
-    if not value.isdigit() or len(value) > 18:
+    if not plain_digits(value):
         raise ApiError(404, "not_found", f"no such {name} {value[:32]!r}")
     return int(value)
 
@@ -150,7 +154,7 @@ def encode_cursor(last_id: int) -> str:
 def page_params(request: web.Request) -> tuple[int, int]:
     """(after_id, limit) from ``cursor`` and ``limit``; a cursor is opaque to clients."""
     limit_text = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+    if not plain_digits(limit_text) or not 1 <= int(limit_text) <= MAX_LIMIT:
         raise ApiError(400, "invalid_argument", f"limit: expected 1 to {MAX_LIMIT}", {"field": "limit"})
     cursor = request.query.get("cursor", "")
     if not cursor:
@@ -159,7 +163,7 @@ def page_params(request: web.Request) -> tuple[int, int]:
         kind, _, value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "invalid_argument", "cursor: expected a next_cursor value", {"field": "cursor"}) from exc
-    if kind != "id" or not value.isdigit():
+    if kind != "id" or not plain_digits(value):
         raise ApiError(400, "invalid_argument", "cursor: expected a next_cursor value", {"field": "cursor"})
     return int(value), int(limit_text)
 

@@ -132,10 +132,12 @@ async def list_tokens(request: web.Request) -> web.StreamResponse:
 )
 async def create_token(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
-    name = str(body.get("name") or "").strip()
-    if not 1 <= len(name) <= MAX_TOKEN_NAME:
+    name = body.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= MAX_TOKEN_NAME:
         raise ApiError(400, "invalid_argument", f"name: expected 1 to {MAX_TOKEN_NAME} characters", {"field": "name"})
-    token, record = await asyncio.to_thread(request.app[keys.STORE].create_api_token, request[keys.USER].id, name)
+    token, record = await asyncio.to_thread(
+        request.app[keys.STORE].create_api_token, request[keys.USER].id, name.strip()
+    )
     return web.json_response({"token": token, "record": token_json(record)}, status=201)
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from cdrstats_gateway import keys, tenant_sync
 from cdrstats_gateway.domain import accounts
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.errors import InvalidInput
 from cdrstats_gateway.domain.models import Customer
 from cdrstats_gateway.rest import (
@@ -37,10 +38,13 @@ from cdrstats_gateway.store.base import KEEP, Keep
 ID_PARAM = (Param("id", "path", INT, required=True),)
 CUSTOMER_SCHEMA = obj({"id": INT, "name": STR, "accountcodes": arr(STR), "users": INT, "created_at": TIME})
 NULLABLE_INT = {"type": ["integer", "null"]}
-USER_CREATE = obj(
-    {"username": STR, "password": STR, "role": STR, "customer_id": NULLABLE_INT, "email": STR},
-    required=("username", "password", "role"),
-)
+USER_CREATE = {
+    **obj(
+        {"username": STR, "password": STR, "role": STR, "customer_id": NULLABLE_INT, "email": STR},
+        required=("username", "password", "role"),
+    ),
+    "examples": [{"username": "noc-viewer", "password": "change-me-at-once", "role": "customer", "customer_id": None}],
+}
 USER_UPDATE = obj(
     {"role": STR, "customer_id": NULLABLE_INT, "email": STR, "time_zone": STR, "password": STR}, required=()
 )
@@ -61,9 +65,16 @@ def customer_json(customer: Customer) -> dict[str, Any]:
 def _customer_id(value: Any) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not str(value).isdigit():
+    if isinstance(value, bool) or not plain_digits(str(value)):
         raise InvalidInput("customer_id", "the id of a customer, or null")
     return int(value)
+
+
+def _reassign(body: dict[str, Any]) -> bool:
+    value = body.get("reassign", False)
+    if not isinstance(value, bool):
+        raise InvalidInput("reassign", "true or false")
+    return value
 
 
 def _codes(body: dict[str, Any]) -> tuple[str, ...] | None:
@@ -188,7 +199,7 @@ async def create_customer(request: web.Request) -> web.StreamResponse:
     with domain_errors():
         name = accounts.customer_name(body.get("name"))
         codes = _codes(body) or ()
-        reassign = body.get("reassign") is True
+        reassign = _reassign(body)
         customer = await asyncio.to_thread(lambda: store.create_customer(name, codes, reassign=reassign))
     tenant_sync.changed(request.app, customer.id, reassign=reassign)  # tell alerting and notify
     return web.json_response(customer_json(customer), status=201)
@@ -219,7 +230,7 @@ async def update_customer(request: web.Request) -> web.StreamResponse:
     with domain_errors():
         name = accounts.customer_name(body["name"]) if "name" in body else None
         codes = _codes(body)
-        reassign = body.get("reassign") is True
+        reassign = _reassign(body)
         customer = await asyncio.to_thread(
             lambda: store.update_customer(customer_id, name=name, accountcodes=codes, reassign=reassign)
         )

@@ -33,6 +33,7 @@ from cdrstats_gateway.alarm_json import (
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import alarms
 from cdrstats_gateway.domain.alarms import Alarm
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.middlewares import ApiError
 from cdrstats_gateway.rest import TIME, Param, documented, domain_errors, read_json, ref
 
@@ -65,7 +66,7 @@ def path_alarm_id(request: web.Request) -> str:
 
 def _limit(request: web.Request, default: int, maximum: int) -> int:
     text = request.query.get("limit", str(default))
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    if not plain_digits(text) or not 1 <= int(text) <= maximum:
         raise ApiError(
             400, "invalid_argument", f"limit: expected 1 to {maximum}, got {text[:20]!r}", {"field": "limit"}
         )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
-from cdrstats_gateway import cdr_flags, keys
+from cdrstats_gateway import cdr_flags, json_body, keys
 from cdrstats_gateway.domain import cdr_format
 from cdrstats_gateway.domain.cdr_filters import FilterError
 from cdrstats_gateway.middlewares import ApiError
@@ -68,19 +67,7 @@ async def export_cdrs(request: web.Request) -> web.StreamResponse:
 
 
 async def _read_body(request: web.Request) -> Any:
-    if request.content_length is not None and request.content_length > MAX_BULK_BYTES:
-        raise ApiError(413, "payload_too_large", f"body: at most {MAX_BULK_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BULK_BYTES:
-            raise ApiError(413, "payload_too_large", f"body: at most {MAX_BULK_BYTES} bytes")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, "invalid_argument", f"body: expected JSON ({exc})", {"field": "body"}) from exc
+    return await json_body.read_json(request, MAX_BULK_BYTES, 'a JSON object {"switch_id": ..., "cdrs": [...]}')
 
 
 def _bulk_input(body: Any) -> tuple[str, list[dict[str, Any]]]:

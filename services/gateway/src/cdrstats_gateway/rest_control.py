@@ -11,6 +11,7 @@ from aiohttp import web
 
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import control
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.middlewares import ApiError
 from cdrstats_gateway.rest import domain_errors
 
@@ -51,7 +52,7 @@ def decode_cursor(request: web.Request, kind: str) -> str:
 
 def query_limit(request: web.Request, default: int, maximum: int) -> int:
     text = request.query.get("limit", str(default))
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    if not plain_digits(text) or not 1 <= int(text) <= maximum:
         raise ApiError(400, "invalid_argument", f"limit: expected 1 to {maximum}", {"field": "limit"})
     return int(text)
 

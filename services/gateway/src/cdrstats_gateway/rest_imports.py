@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cdrstats_common import http_guard
 from cdrstats_gateway import keys
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import switches
@@ -74,7 +75,11 @@ PROFILE_SCHEMA = obj(
         "columns": {"type": "object", "additionalProperties": STR},
     }
 )
-PROFILE_BODY = {**PROFILE_SCHEMA, "required": ["columns"]}
+PROFILE_BODY = {
+    **PROFILE_SCHEMA,
+    "required": ["columns"],
+    "examples": [{"columns": {"uuid": "Call ID", "start_time": "Start"}, "delimiter": ";"}],
+}
 IMPORT_PARAMS = (
     Param("switch_id", required=True, description="the switch the CDRs came from"),
     Param("format", schema={"enum": list(switches.IMPORT_FORMATS)}, description="default freeswitch_csv"),
@@ -141,6 +146,9 @@ async def run_import(
     except ImportTooLarge as exc:
         tracker.fail(job, str(exc))
         raise ApiError(413, "payload_too_large", str(exc)) from exc
+    except http_guard.SlowBody as exc:  # answered 408 by the guard middleware
+        tracker.fail(job, f"the upload was cut off: {exc}")
+        raise
     except Exception:
         tracker.fail(job, "the import failed; see the gateway log")
         raise

@@ -43,10 +43,13 @@ LIST_ENTRY = obj(
     }
 )
 ENTRY_IN = obj({"list": {"enum": list(control.LISTS)}, "prefix": STR, "country": STR, "note": STR}, required=("list",))
-CREATE_BODY = obj(
-    {"entries": arr(ENTRY_IN), "global": {**BOOL, "description": "admins: the entries are global (the default)"}},
-    required=("entries",),
-)
+CREATE_BODY = {
+    **obj(
+        {"entries": arr(ENTRY_IN), "global": {**BOOL, "description": "admins: the entries are global (the default)"}},
+        required=("entries",),
+    ),
+    "examples": [{"entries": [{"list": "black", "prefix": "+4490", "note": "premium rate"}]}],
+}
 GEO_RULE = obj(
     {
         "id": STR,
@@ -58,10 +61,19 @@ GEO_RULE = obj(
         "created_at": TIME,
     }
 )
-GEO_RULE_IN = obj(
-    {"switch_id": STR, "mode": {"enum": list(control.GEO_MODES)}, "countries": arr(STR), "note": STR, "global": BOOL},
-    required=("mode", "countries"),
-)
+GEO_RULE_IN = {
+    **obj(
+        {
+            "switch_id": STR,
+            "mode": {"enum": list(control.GEO_MODES)},
+            "countries": arr(STR),
+            "note": STR,
+            "global": BOOL,
+        },
+        required=("mode", "countries"),
+    ),
+    "examples": [{"mode": "forbid", "countries": ["KP"], "note": "no calls there"}],
+}
 VERDICT = obj(
     {
         "verdict": {"enum": list(control.VERDICTS)},

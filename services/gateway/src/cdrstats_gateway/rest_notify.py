@@ -14,23 +14,29 @@ from aiohttp import web
 from cdrstats_gateway import keys
 from cdrstats_gateway.domain import control
 from cdrstats_gateway.domain.control import Contacts, MailReport, control_scope
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.errors import InvalidInput
 from cdrstats_gateway.domain.formatting import rfc3339
 from cdrstats_gateway.domain.models import User
 from cdrstats_gateway.rest import BOOL, INT, STR, TIME, Param, arr, documented, obj, read_json, ref
 from cdrstats_gateway.rest_control import decode_cursor, encode_cursor, query_limit, service_fields
+from cdrstats_gateway.send_limit import allow_send
 from cdrstats_gateway.views_contacts import delivery_query
 
 MAX_DELIVERIES = 1000
 OWNER = {"type": "string", "description": 'admins: "" (the installation) or "customer:<id>"; customers: their own'}
+#: 409: the owner is a customer notify knows no account codes of (none assigned yet)
+MAIL_ERRORS = (400, 409, 503)
 OWNER_PARAM = (Param("owner", description='admins: "" (the installation, default) or "customer:<id>"'),)
+HOUR = {"type": "integer", "minimum": 0, "maximum": 23, "description": "local hour (time_zone)"}
+WEEKDAY = {"type": "integer", "minimum": 1, "maximum": 7, "description": "1 = Monday"}
 MAIL_REPORT = obj(
     {
         "owner": STR,
         "daily": BOOL,
         "weekly": BOOL,
-        "hour": {"type": "integer", "minimum": 0, "maximum": 23, "description": "local hour (time_zone)"},
-        "weekday": {"type": "integer", "minimum": 1, "maximum": 7, "description": "1 = Monday"},
+        "hour": HOUR,
+        "weekday": WEEKDAY,
         "recipients": arr(STR),
         "switch_id": {"type": "string", "description": "empty: every switch"},
         "last_daily_period": STR,
@@ -43,8 +49,8 @@ MAIL_REPORT_IN = obj(
         "owner": OWNER,
         "daily": BOOL,
         "weekly": BOOL,
-        "hour": INT,
-        "weekday": INT,
+        "hour": HOUR,
+        "weekday": WEEKDAY,
         "recipients": arr(STR),
         "switch_id": STR,
     },
@@ -139,7 +145,7 @@ def delivery_json(d: control.Delivery) -> dict[str, Any]:
     return shown
 
 
-@documented("Your mail-report settings", "notifications", ref("MailReport"), params=OWNER_PARAM, errors=(400, 503))
+@documented("Your mail-report settings", "notifications", ref("MailReport"), params=OWNER_PARAM, errors=MAIL_ERRORS)
 async def get_report(request: web.Request) -> web.StreamResponse:
     user = request[keys.USER]
     with service_fields():
@@ -154,7 +160,7 @@ async def get_report(request: web.Request) -> web.StreamResponse:
     "notifications",
     ref("MailReport"),
     body=MAIL_REPORT_IN,
-    errors=(400, 503),
+    errors=MAIL_ERRORS,
 )
 async def put_report(request: web.Request) -> web.StreamResponse:
     user = request[keys.USER]
@@ -196,7 +202,7 @@ def _mail_request(user: User, body: dict[str, Any]) -> tuple[str, str, str, Mail
     "notifications",
     RENDERED,
     body=MAIL_REQUEST,
-    errors=(400, 503),
+    errors=MAIL_ERRORS,
 )
 async def preview_report(request: web.Request) -> web.StreamResponse:
     user = request[keys.USER]
@@ -216,13 +222,14 @@ async def preview_report(request: web.Request) -> web.StreamResponse:
     "notifications",
     SENT,
     body=MAIL_REQUEST,
-    errors=(400, 503),
+    errors=(*MAIL_ERRORS, 429),
 )
 async def send_report(request: web.Request) -> web.StreamResponse:
     user = request[keys.USER]
     body = await read_json(request)
     with service_fields():
         owner, kind, period, draft = _mail_request(user, body)
+        allow_send(request, user)
         sent = await request.app[keys.SERVICES].send_mail_report(control_scope(user), owner, kind, period, draft)
     return web.json_response({"delivery_ids": list(sent.delivery_ids), "message": sent.message})
 
@@ -270,7 +277,7 @@ async def list_deliveries(request: web.Request) -> web.StreamResponse:
     before = decode_cursor(request, "before")
     limit = query_limit(request, 100, MAX_DELIVERIES)
     with service_fields():
-        if before and not before.isdigit():
+        if before and not plain_digits(before):
             raise InvalidInput("cursor", "a next_cursor value")
         query = delivery_query({**request.query, "before": before}, limit)
         page = await request.app[keys.SERVICES].list_deliveries(control_scope(request[keys.USER]), query)

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from cdrstats_gateway import keys
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.formatting import rfc3339
 from cdrstats_gateway.domain.switches import RejectInfo
 from cdrstats_gateway.middlewares import ApiError
@@ -56,7 +57,7 @@ def reject_json(reject: RejectInfo) -> dict[str, Any]:
 
 def page_size(request: web.Request) -> int:
     text = request.query.get("limit", "50")
-    if not text.isdigit() or not 1 <= int(text) <= 500:
+    if not plain_digits(text) or not 1 <= int(text) <= 500:
         raise ApiError(400, "invalid_argument", "limit: expected 1 to 500", {"field": "limit"})
     return int(text)
 

@@ -73,6 +73,7 @@ SWITCH_BODY = {
         "password": STR,
     },
     "required": [],
+    "examples": [{"id": "pbx-lyon", "name": "Lyon PBX", "type": "asterisk", "home_country": "FR", "enabled": True}],
 }
 CREDENTIALS = obj({"username": STR, "password": STR})
 SWITCH_WITH_CREDENTIALS = obj({"switch": ref("Switch"), "credentials": {"oneOf": [CREDENTIALS, {"type": "null"}]}})

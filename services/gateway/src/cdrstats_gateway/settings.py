@@ -27,6 +27,8 @@ class GatewaySettings:
     time_zone: str = "UTC"
     log_level: str = "INFO"
     admin_port: int = 0
+    #: a request's headers, or its body once it stalls or dribbles, are waited for this long (http_guard)
+    http_read_timeout_s: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -48,6 +50,7 @@ class GatewaySettings:
             time_zone=reader.time_zone("CDRSTATS_TIME_ZONE", "UTC"),
             log_level=reader.log_level(),
             admin_port=reader.admin_port(),
+            http_read_timeout_s=reader.http_read_timeout(),
         )
         if settings.secret_key and len(settings.secret_key) < 32:
             reader.problems.append("CDRSTATS_SECRET_KEY: expected at least 32 characters")

@@ -9,6 +9,8 @@ from collections.abc import Callable
 MAX_FAILURES = 5
 WINDOW_S = 15 * 60.0
 MAX_KEYS = 100_000
+SEND_LIMIT = 5
+SEND_WINDOW_S = 10 * 60.0
 
 
 class LoginThrottle:
@@ -52,6 +54,25 @@ class LoginThrottle:
 
     def reset(self, key: str) -> None:
         self._failures.pop(key, None)
+
+
+class SendThrottle(LoginThrottle):
+    """Sends to an address the user typed (test e-mail or webhook, a report sent now): a few per user.
+
+    Without it any customer could make the installation mail or POST to any address or URL in a
+    loop (spam relay, request flood) under the operator's name. Every send counts, sent or not.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(limit=SEND_LIMIT, window_s=SEND_WINDOW_S, clock=clock)
+
+    def take(self, user_id: int) -> float:
+        """Count one send of ``user_id`` and return 0, or return the seconds to wait (nothing counted)."""
+        key = f"send:{user_id}"
+        wait = self.retry_after(key)
+        if wait <= 0:
+            self.failed(key)  # the sliding window's "record one event"
+        return wait
 
 
 def login_keys(username: str, client_ip: str | None) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from aiohttp import web
 from cdrstats_gateway import auth, keys
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import formatting
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.models import Dashboard, SwitchInfo
 from cdrstats_gateway.rendering import STATIC_DIR, render
 
@@ -152,7 +153,7 @@ async def tokens_post(request: web.Request) -> web.StreamResponse:
         return await _tokens_page(request, user.id, new_token=token, error="", status=201)
     if action == "revoke":
         token_id = str(form.get("token_id", ""))
-        if not token_id.isdigit() or not await asyncio.to_thread(store.revoke_api_token, user.id, int(token_id)):
+        if not plain_digits(token_id) or not await asyncio.to_thread(store.revoke_api_token, user.id, int(token_id)):
             return await _tokens_page(request, user.id, new_token="", error="token_id: no such token", status=404)
         raise web.HTTPSeeOther(request.app.router["tokens"].url_for())
     return await _tokens_page(request, user.id, new_token="", error="action: expected create or revoke", status=400)

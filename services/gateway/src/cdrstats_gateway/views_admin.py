@@ -11,6 +11,7 @@ from aiohttp import web
 
 from cdrstats_gateway import auth, keys, tenant_sync
 from cdrstats_gateway.domain import accounts
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.errors import Conflict, InvalidInput, NotFound
 from cdrstats_gateway.domain.models import User
 from cdrstats_gateway.rendering import render
@@ -50,7 +51,7 @@ def page_errors() -> Iterator[None]:
 
 def _id(request: web.Request) -> int:
     value = request.match_info["id"]
-    if not value.isdigit() or len(value) > 18:
+    if not plain_digits(value):
         raise web.HTTPNotFound(text="No such item.")
     return int(value)
 
@@ -152,7 +153,7 @@ def _form_customer(form: Any) -> int | None:
     value = str(form.get("customer_id", "")).strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not plain_digits(value):
         raise InvalidInput("customer_id", "a customer from the list")
     return int(value)
 

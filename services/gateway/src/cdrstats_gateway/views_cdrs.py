@@ -18,6 +18,7 @@ from cdrstats_gateway import auth, cdr_flags, keys
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import cdr_filters, cdr_format
 from cdrstats_gateway.domain.cdr_filters import CdrFilters, FilterError
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.models import Scope, SwitchInfo, User
 from cdrstats_gateway.rendering import render
 
@@ -176,7 +177,7 @@ def export_format(request: web.Request) -> str:
 
 def export_limit(request: web.Request) -> int:
     value = request.query.get("limit", "").strip()
-    if value and (not value.isdigit() or int(value) > 1_000_000_000):
+    if value and (not plain_digits(value) or int(value) > 1_000_000_000):
         raise FilterError("limit", f"a whole number of CDRs, 0 for all (got {value!r})")
     return int(value or 0)
 

@@ -14,9 +14,11 @@ from cdrstats_gateway import auth, keys
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import control
 from cdrstats_gateway.domain.control import Contacts, DeliveryQuery, control_scope
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.errors import InvalidInput
 from cdrstats_gateway.domain.models import User
 from cdrstats_gateway.rendering import render
+from cdrstats_gateway.send_limit import allow_send
 from cdrstats_gateway.views_cdrs import local_time, viewer_zone
 from cdrstats_gateway.views_control import form_error, owner_names
 from cdrstats_gateway.views_notify import MAX_FIELD, chosen_owner, owner_query, tabs
@@ -81,6 +83,7 @@ async def contacts_post(request: web.Request) -> web.StreamResponse:
             field = "email" if action == "test_email" else "webhook"
             if not target:
                 raise InvalidInput(field, "an address to send the test to")
+            allow_send(request, user)
             sent = await services.send_test(scope, **{field: target})
             message = sent.message or f"Test {field} queued; see the delivery log."
             return await _contacts_page(request, user, owner, names, message=message)
@@ -106,7 +109,7 @@ def delivery_query(query: Any, limit: int) -> DeliveryQuery:
         return value
 
     before = str(query.get("before", "")).strip()
-    if before and (not before.isdigit() or len(before) > 19):
+    if before and not plain_digits(before):
         raise InvalidInput("before", "the next-page value of the previous page")
     return DeliveryQuery(
         status=pick("status", control.DELIVERY_STATUSES),

@@ -18,6 +18,7 @@ from cdrstats_gateway import auth, keys
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import control, destinations
 from cdrstats_gateway.domain.control import ControlScope, EntryQuery, GeoRule, ListEntry, control_scope
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.errors import InvalidInput
 from cdrstats_gateway.domain.models import User
 from cdrstats_gateway.rendering import render
@@ -282,7 +283,7 @@ async def hits(request: web.Request) -> web.StreamResponse:
     verdict = request.query.get("verdict", "")
     verdict = verdict if verdict in HIT_VERDICTS else ""
     before = request.query.get("before", "").strip()
-    if before and (not before.isdigit() or len(before) > 19):
+    if before and not plain_digits(before):
         raise web.HTTPBadRequest(text="before: expected the Older link's value (epoch microseconds)")
     before_us = int(before or 0)
     found, unavailable = [], ""

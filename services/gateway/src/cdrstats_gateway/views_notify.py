@@ -18,9 +18,11 @@ from cdrstats_gateway import auth, keys
 from cdrstats_gateway.clients import ServiceError
 from cdrstats_gateway.domain import control
 from cdrstats_gateway.domain.control import MailReport, control_scope
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.errors import InvalidInput
 from cdrstats_gateway.domain.models import User
 from cdrstats_gateway.rendering import render
+from cdrstats_gateway.send_limit import allow_send
 from cdrstats_gateway.views_cdrs import local_time
 from cdrstats_gateway.views_control import form_error, owner_names
 
@@ -46,7 +48,7 @@ def _int(form: Any, name: str, low: int, high: int, default: int) -> int:
     text = str(form.get(name, "")).strip()
     if not text:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not plain_digits(text) or not low <= int(text) <= high:
         raise InvalidInput(name, f"a whole number from {low} to {high}, got {text[:8]!r}")
     return int(text)
 
@@ -160,6 +162,7 @@ async def mail_report_post(request: web.Request) -> web.StreamResponse:
         draft = report_from_form(form, owner)
         if form.get("action") == "send":
             kind, period = _kind_period(form)
+            allow_send(request, user)
             sent = await services.send_mail_report(scope, owner, kind, period, draft)
             message = sent.message or f"Queued {len(sent.delivery_ids)} e-mail(s)."
             return await _report_page(request, user, owner, names, draft=draft, message=message)

@@ -171,7 +171,10 @@ async def _proto_batches(batches: Iterator[list[dict[str, Any]]]) -> AsyncIterat
 async def serve(settings: IngestSettings) -> None:
     store = open_store(settings.store_url)
     service = IngestService(store)
-    runner = web.AppRunner(create_receiver_app(service, max_body_bytes=settings.max_body_bytes), access_log=None)
+    receiver = create_receiver_app(
+        service, max_body_bytes=settings.max_body_bytes, read_timeout_s=settings.http_read_timeout_s
+    )
+    runner = web.AppRunner(receiver, access_log=None, keepalive_timeout=settings.http_read_timeout_s)
     await runner.setup()
     await web.TCPSite(runner, settings.http_host, settings.http_port).start()
     log.info("http receiver listening", extra={"fields": {"host": settings.http_host, "port": settings.http_port}})

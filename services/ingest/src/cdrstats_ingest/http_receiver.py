@@ -16,6 +16,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from cdrstats_common import http_guard
 from cdrstats_ingest.domain.errors import BadCredentials, InvalidCdr, UnknownSwitch
 from cdrstats_ingest.domain.switch import SwitchConfig
 from cdrstats_ingest.push import PushReceiver
@@ -133,8 +134,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         raise
 
 
-def create_receiver_app(service: IngestService, *, max_body_bytes: int) -> web.Application:
-    app = web.Application(client_max_size=max_body_bytes, middlewares=[json_errors])
+def create_receiver_app(
+    service: IngestService, *, max_body_bytes: int, read_timeout_s: float = 30.0
+) -> web.Application:
+    """Serve it with ``keepalive_timeout=read_timeout_s`` too: that bounds slow headers (http_guard)."""
+    middlewares = [json_errors, http_guard.guard_middleware(read_timeout_s)]
+    app = web.Application(client_max_size=max_body_bytes, middlewares=middlewares)
     app[SERVICE_KEY] = service
     app[PUSH_KEY] = PushReceiver(service.store)
     app[MAX_BODY_KEY] = max_body_bytes

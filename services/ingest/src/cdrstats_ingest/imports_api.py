@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +23,8 @@ from cdrstats_ingest.grpc_errors import abort
 from cdrstats_ingest.imports import FileImports, ImportOutcome, make_format
 from cdrstats_ingest.service import IngestService
 from cdrstats_ingest.store.interface import StoredReject
+
+log = logging.getLogger(__name__)
 
 QUEUE_CHUNKS = 8
 DEFAULT_PAGE = 100
@@ -56,6 +59,13 @@ class _ChunkPipe:
             if item is _END:
                 return
             yield item
+
+
+def _abandoned(task: asyncio.Future[ImportOutcome]) -> None:
+    """The client stopped mid-upload and the import thread ended on ClientGone: that is retrieved and
+    logged here as what it is (a warning), not left to asyncio ("Task exception was never retrieved")."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("import abandoned by the client", extra={"fields": {"reason": str(task.exception())}})
 
 
 class ImportsServicerMixin:
@@ -99,6 +109,7 @@ class ImportsServicerMixin:
             await asyncio.to_thread(pipe.put, _END)
         except BaseException as exc:
             pipe.put(ClientGone(f"the upload stopped: {exc}"))
+            task.add_done_callback(_abandoned)
             raise
         try:
             outcome = await task

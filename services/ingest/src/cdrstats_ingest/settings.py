@@ -20,6 +20,8 @@ class IngestSettings:
     admin_port: int
     #: where switches reach the HTTP receiver (shown with each switch's configuration snippet)
     public_url: str = "http://127.0.0.1:8081"
+    #: a request's headers, or its body once it stalls or dribbles, are waited for this long (http_guard)
+    http_read_timeout_s: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
@@ -34,6 +36,7 @@ class IngestSettings:
             log_level=env.log_level(),
             admin_port=env.admin_port(),
             public_url=env.str("CDRSTATS_INGEST_PUBLIC_URL", "http://127.0.0.1:8081").rstrip("/"),
+            http_read_timeout_s=env.http_read_timeout(),
         )
         if not settings.public_url.startswith(("http://", "https://")):
             env.problems.append(f"CDRSTATS_INGEST_PUBLIC_URL: expected an http(s):// URL, got {settings.public_url!r}")

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 POOL_SIZE = 20  # sends in flight per worker process
 INLINE_BATCH = 100
 DRAIN_S = 10.0  # on stop: how long sends in flight may finish
+#: a claim outlasts its send's hard limit by this much (time to record the outcome); a worker that dies
+#: mid-send (kill -9, OOM, a stop that cut the drain short) holds its deliveries only that long
+LEASE_MARGIN_S = 30.0
 
 
 class SendTimeout(Exception):
@@ -118,6 +121,8 @@ class DeliveriesService:
             "webhook": WebhookSender(settings.webhook_secret, settings.webhook_timeout_s, clock),
         }
         self.limits = {EMAIL: settings.smtp.timeout_s * 3, "webhook": settings.webhook_timeout_s * 2}
+        # no send lives past its limit, so nobody can still be sending a delivery whose lease ran out
+        self.lease_us = int((max(self.limits.values()) + LEASE_MARGIN_S) * US)
 
     def drain(self, timeout_s: float = DRAIN_S) -> None:
         self.dispatcher.drain(timeout_s)
@@ -130,7 +135,7 @@ class DeliveriesService:
         free = self.dispatcher.free()
         if free <= 0:
             return 0
-        batch = self.store.due(self.now_us(), free)
+        batch = self.store.due(self.now_us(), free, lease_us=self.lease_us)
         for delivery in batch:
             self.dispatcher.spawn(functools.partial(self._deliver_logged, delivery))
         return len(batch)

@@ -18,29 +18,39 @@ MAX_CUSTOMER_NAME = 100
 MAX_ACCOUNTCODES = 500
 
 
+def text_of(value: object, field: str) -> str:
+    """A text input; absent (None) is empty. A number, list or object from a JSON body is refused rather
+    than stored in its Python spelling (a customer named ``[None, None]``, an account code ``None``)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"a string, got {type(value).__name__}")
+    return value
+
+
 def username(value: object) -> str:
-    text = str(value or "").strip()
+    text = text_of(value, "username").strip()
     if not USERNAME_RE.match(text):
         raise InvalidInput("username", "1 to 64 letters, digits or . _ @ - (starting with a letter or digit)")
     return text
 
 
 def password(value: object, field: str = "password") -> str:
-    text = str(value or "")
+    text = text_of(value, field)
     if not MIN_PASSWORD <= len(text) <= MAX_PASSWORD:
         raise InvalidInput(field, f"{MIN_PASSWORD} to {MAX_PASSWORD} characters")
     return text
 
 
 def role(value: object) -> str:
-    text = str(value or "").strip()
+    text = text_of(value, "role").strip()
     if text not in ROLES:
         raise InvalidInput("role", f"one of {', '.join(ROLES)}")
     return text
 
 
 def customer_name(value: object) -> str:
-    text = " ".join(str(value or "").split())
+    text = " ".join(text_of(value, "name").split())
     if not 1 <= len(text) <= MAX_CUSTOMER_NAME:
         raise InvalidInput("name", f"1 to {MAX_CUSTOMER_NAME} characters")
     return text
@@ -48,8 +58,11 @@ def customer_name(value: object) -> str:
 
 def accountcodes(values: Iterable[object] | str) -> tuple[str, ...]:
     """Codes from a list or from text separated by commas, spaces or new lines; sorted, no duplicates."""
-    raw = re.split(r"[\s,;]+", values) if isinstance(values, str) else [str(v) for v in values]
-    codes = sorted({code.strip() for code in raw if code.strip()})
+    raw: list[object] = re.split(r"[\s,;]+", values) if isinstance(values, str) else list(values)
+    texts = [code for code in raw if isinstance(code, str)]
+    if len(texts) != len(raw):
+        raise InvalidInput("accountcodes", "a list of strings")
+    codes = sorted({code.strip() for code in texts if code.strip()})
     for code in codes:
         if not ACCOUNTCODE_RE.match(code):
             raise InvalidInput(
@@ -61,14 +74,14 @@ def accountcodes(values: Iterable[object] | str) -> tuple[str, ...]:
 
 
 def email(value: object) -> str:
-    text = str(value or "").strip()
+    text = text_of(value, "email").strip()
     if text and (len(text) > 254 or not EMAIL_RE.match(text)):
         raise InvalidInput("email", "an e-mail address like ops@example.com, or empty")
     return text
 
 
 def time_zone(value: object) -> str:
-    text = str(value or "").strip()
+    text = text_of(value, "time_zone").strip()
     if not text:
         return ""
     try:

@@ -17,6 +17,7 @@ from cdrstats_gateway.domain.errors import InvalidInput
 
 MAX_NAME = 200
 MAX_RECIPIENTS = 50
+MAX_CAUSE = 127  # Q.850 codes are 7 bits (and a larger number would not fit the proto's int32)
 
 #: metric -> (label, unit of its value and of lt/gt/falls_by/rises_by thresholds)
 METRICS: dict[str, tuple[str, str]] = {
@@ -194,13 +195,13 @@ def _number(value: Any, field: str) -> float:
     return number
 
 
-def _whole(value: Any, field: str, *, default: int = 0, scale: int = 1) -> int:
-    """A whole number >= 0 (``scale``: the form asks minutes, the API seconds)."""
+def _whole(value: Any, field: str, *, default: int = 0, scale: int = 1, maximum: int = 10**12) -> int:
+    """A whole number >= 0 (``scale``: the form asks minutes, the API seconds) that its proto field can carry."""
     if value is None or value == "":
         return default
     number = _number(value, field)
-    if number < 0 or number != int(number) or number > 10**12:
-        raise InvalidInput(field, f"expected a whole number of at least 0, got {value!r}")
+    if number < 0 or number != int(number) or number > maximum:
+        raise InvalidInput(field, f"expected a whole number from 0 to {maximum}, got {value!r}")
     return int(number) * scale
 
 
@@ -245,7 +246,7 @@ def from_json(body: Mapping[str, Any], base: Alarm | None = None) -> Alarm:
         current,
         name=_text(body.get("name", current.name), "name", MAX_NAME),
         metric=metric,
-        hangup_cause=0 if cause is None else _whole(cause, "hangup_cause"),
+        hangup_cause=0 if cause is None else _whole(cause, "hangup_cause", maximum=MAX_CAUSE),
         scope_kind=_text(scope.get("kind", "all"), "scope.kind") or "all",
         scope_value=_text(scope.get("value", ""), "scope.value"),
         window=_text(body.get("window", "" if metric == "cic" and not base else current.window), "window"),
@@ -270,7 +271,9 @@ def from_form(form: Mapping[str, Any], base: Alarm | None = None) -> Alarm:
         current,
         name=_text(form.get("name", ""), "name", MAX_NAME),
         metric=metric,
-        hangup_cause=_whole(form.get("hangup_cause"), "hangup_cause") if metric == "cause_share" else 0,
+        hangup_cause=_whole(form.get("hangup_cause"), "hangup_cause", maximum=MAX_CAUSE)
+        if metric == "cause_share"
+        else 0,
         scope_kind=kind,
         scope_value="" if kind == "all" else _text(form.get(f"scope_value_{kind}", ""), "scope.value"),
         window="" if metric == "cic" else _text(form.get("window", ""), "window"),

@@ -16,6 +16,7 @@ from typing import Protocol
 from urllib.parse import urlencode
 
 from cdrstats_common.cdr import DIRECTIONS, SOURCES
+from cdrstats_gateway.domain.digits import plain_digits
 
 TEXT_OPS = ("equals", "begins", "contains", "ends")
 SORT_KEYS = (
@@ -120,6 +121,8 @@ def _values(query: MultiMapping, name: str) -> list[str]:
     found = [part for part in found if part]
     if len(found) > MAX_VALUES:
         raise FilterError(name, f"at most {MAX_VALUES} values")
+    if any(len(part) > MAX_TEXT for part in found):  # ingest refuses longer ones, naming its own field
+        raise FilterError(name, f"values of at most {MAX_TEXT} characters")
     return found
 
 
@@ -141,7 +144,7 @@ def _choice(query: MultiMapping, name: str, choices: Iterable[str], default: str
 def _ints(query: MultiMapping, name: str, low: int, high: int) -> tuple[int, ...]:
     numbers = []
     for value in _values(query, name):
-        if not value.isdigit() or not low <= int(value) <= high:
+        if not plain_digits(value) or not low <= int(value) <= high:
             raise FilterError(name, f"whole numbers from {low} to {high} (got {value!r})")
         numbers.append(int(value))
     return tuple(numbers)
@@ -166,7 +169,10 @@ def parse_time(field: str, value: str, time_zone: str) -> int:
         raise FilterError(field, f"an RFC 3339 time or a local YYYY-MM-DD[THH:MM] (got {value!r})")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(time_zone))
-    return int(moment.timestamp() * 1_000_000)
+    time_us = int(moment.timestamp() * 1_000_000)
+    if time_us < 0:  # CDR times are epoch microseconds; ingest refuses a negative bound, naming its own field
+        raise FilterError(field, f"a time from 1970-01-01T00:00:00Z on (got {value!r})")
+    return time_us
 
 
 def _seconds_ms(query: MultiMapping, name: str) -> int | None:
@@ -234,7 +240,7 @@ def _page_size(query: MultiMapping, default: int) -> int:
     value = _text(query, "page_size")
     if not value:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
+    if not plain_digits(value) or not 1 <= int(value) <= MAX_PAGE_SIZE:
         raise FilterError("page_size", f"a whole number from 1 to {MAX_PAGE_SIZE} (got {value!r})")
     return int(value)
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from cdrstats_common.cdr import DEFAULTS, FIELDS
+from cdrstats_common.cdr import DEFAULTS, FIELDS, INT_RANGES
 
 TIME_FIELDS = ("start_time", "answer_time", "end_time")
 #: the public columns, in the canonical order (``*_time_us`` shown as ``*_time``)
@@ -99,6 +99,9 @@ def _typed(field: str, label: str, value: Any) -> Any:
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise CdrInputError(label, "a whole number")
+        low, high = INT_RANGES[field]
+        if not low <= value <= high:
+            raise CdrInputError(label, f"a whole number from {low} to {high} (got {value})")
         return value
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, int | float):

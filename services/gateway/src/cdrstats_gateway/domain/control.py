@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from cdrstats_gateway.domain.digits import plain_digits
 from cdrstats_gateway.domain.models import User
 
 LISTS = ("black", "white")
@@ -29,7 +30,7 @@ def tenant_id(customer_id: int) -> str:
 def customer_of(tenant: str) -> int | None:
     """The customer id of a tenant id, None for the installation ("") or anything else."""
     rest = tenant.removeprefix(TENANT_PREFIX)
-    return int(rest) if tenant.startswith(TENANT_PREFIX) and rest.isdigit() else None
+    return int(rest) if tenant.startswith(TENANT_PREFIX) and plain_digits(rest) else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,6 +191,17 @@ class DeliveryPage:
 
 
 _FIELD = re.compile(r"^(?:\w+: )?([\w.\[\]]+):")
+
+
+#: ``scheme://user:password@`` anywhere in a text (a webhook URL, or an error quoting one)
+_URL_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://[^:/@\s'\"]*):[^@/\s'\"]+@", re.IGNORECASE)
+PASSWORD_MASK = "********"  # noqa: S105 - a mask, not a password
+
+
+def mask_url_passwords(text: str) -> str:
+    """A webhook URL's password masked: the delivery log lists recipients to admins and owners alike; the
+    contacts page (where the owner typed it, and can change it) is the only place it is shown."""
+    return _URL_PASSWORD.sub(rf"\1:{PASSWORD_MASK}@", text)
 
 
 def error_field(message: str, *, full: bool = False) -> str:

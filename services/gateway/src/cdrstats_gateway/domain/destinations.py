@@ -228,7 +228,7 @@ def normalize_prefix(value: str, field: str = "prefix") -> str:
     """``+44 74``, ``0044-74`` or ``4474`` -> ``4474`` (E.164 digits; an international 00 is dropped)."""
     text = re.sub(r"[\s\-().]", "", value)
     text = text[1:] if text.startswith("+") else text[2:] if text.startswith("00") else text
-    if not text.isdigit() or text.startswith("0") or len(text) > MAX_PREFIX:
+    if not (text.isascii() and text.isdigit()) or text.startswith("0") or len(text) > MAX_PREFIX:
         raise InvalidInput(field, f"E.164 digits after the +, 1 to {MAX_PREFIX} of them, got {value[:20]!r}")
     return text
 

@@ -13,11 +13,15 @@ import re
 import zoneinfo
 
 from cdrstats_gateway.domain.cdr_filters import FilterError, MultiMapping
+from cdrstats_gateway.domain.digits import plain_digits
 
 METRICS = ("attempts", "answered", "minutes", "asr", "acd", "ner", "pdd_ms")
 GRANULARITIES = ("hour", "day", "month")
 MAX_RANGE_DAYS = 366
 MAX_ID = 128
+#: CDR times are epoch microseconds before 2100 (ingest refuses later ones): dates outside say nothing,
+#: and a range computed from year 1 or 9999 would leave what datetime can hold
+FIRST_DATE, LAST_DATE = datetime.date(1970, 1, 1), datetime.date(2099, 12, 31)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 
@@ -59,15 +63,22 @@ def _date(query: MultiMapping, name: str) -> datetime.date | None:
     try:
         if not _DATE.fullmatch(value):
             raise ValueError(value)
-        return datetime.date.fromisoformat(value)
+        day = datetime.date.fromisoformat(value)
     except ValueError as exc:
         raise FilterError(name, f"a date YYYY-MM-DD (got {value!r})") from exc
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise FilterError(name, f"a date from {FIRST_DATE} to {LAST_DATE} (got {value!r})")
+    return day
 
 
 def _month(query: MultiMapping, name: str) -> str:
     value = _text(query, name)
-    if value and (not _MONTH.fullmatch(value) or not 1 <= int(value[5:]) <= 12):
-        raise FilterError(name, f"a month YYYY-MM (got {value!r})")
+    if value and (
+        not _MONTH.fullmatch(value)
+        or not 1 <= int(value[5:]) <= 12
+        or not FIRST_DATE.year <= int(value[:4]) <= LAST_DATE.year
+    ):
+        raise FilterError(name, f"a month YYYY-MM from {FIRST_DATE:%Y-%m} to {LAST_DATE:%Y-%m} (got {value!r})")
     return value
 
 
@@ -75,7 +86,7 @@ def _int(query: MultiMapping, name: str, low: int, high: int, default: int) -> i
     value = _text(query, name)
     if not value:
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not plain_digits(value) or not low <= int(value) <= high:
         raise FilterError(name, f"a whole number from {low} to {high} (got {value!r})")
     return int(value)
 

@@ -296,8 +296,10 @@ def mapping_profile(values: Mapping[str, Any]) -> MappingProfile:
     columns = values.get("columns") or {}
     if isinstance(columns, Mapping):
         pairs = [(str(k).strip(), str(v).strip()) for k, v in columns.items()]
-    else:
+    elif isinstance(columns, list | tuple) and all(isinstance(c, Mapping) for c in columns):
         pairs = [(str(c.get("field", "")).strip(), str(c.get("column", "")).strip()) for c in columns]
+    else:
+        raise InvalidInput("columns", 'an object of field -> column, or a list of {"field": ..., "column": ...}')
     pairs = [(field, column) for field, column in pairs if field and column]
     if not pairs:
         raise InvalidInput("columns", "at least one canonical field mapped to a column")

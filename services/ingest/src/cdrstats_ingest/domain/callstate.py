@@ -9,11 +9,11 @@ destination_e164, country, accountcode, direction}``, strings empty when unknown
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cdrstats_common import strict_json
 from cdrstats_ingest.domain import numbers
 from cdrstats_ingest.domain.errors import InvalidCdr
 from cdrstats_ingest.domain.switch import SwitchConfig
@@ -30,11 +30,9 @@ _MIN_US, _MAX_US = 946_684_800_000_000, 4_102_444_800_000_000
 def parse_body(body: bytes) -> list[Any]:
     """The events of a POST body: one JSON object or a list of them (each validated later, on its own)."""
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        doc = strict_json.loads(body)  # also refuses NaN, duplicate keys, numbers past 64 bits
+    except strict_json.JsonInputError as exc:
         raise InvalidCdr(f"not valid JSON: {exc}", field="body") from None
-    except RecursionError:
-        raise InvalidCdr("JSON nested too deeply", field="body") from None
     events = doc if isinstance(doc, list) else [doc]
     if not isinstance(doc, list | dict):
         raise InvalidCdr(f"expected a JSON object or a list of objects, got {type(doc).__name__}", field="body")
@@ -84,8 +82,11 @@ def parse_time(value: Any, *, field: str) -> int:
     """Epoch microseconds from an integer (or digit string) of µs, or an RFC 3339 time with its offset."""
     if isinstance(value, bool):
         raise InvalidCdr(f"expected RFC 3339 or epoch microseconds, got {value!r}", field=field)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and value.strip().isdecimal():  # isdigit() passes '²', which int() refuses
+        digits = value.strip()
+        if len(digits) > 19:  # no µs before 2100; and int() refuses more than 4300 digits
+            raise InvalidCdr(f"{digits[:20]}... is not epoch microseconds between 2000 and 2100", field=field)
+        value = int(digits)
     if isinstance(value, int):
         if not _MIN_US <= value < _MAX_US:
             raise InvalidCdr(f"{value} is not epoch microseconds between 2000 and 2100", field=field)

@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+from cdrstats_common import strict_json
 from cdrstats_ingest.domain.errors import InvalidCdr
 from cdrstats_ingest.domain.freeswitch_leg import Leg, decode_variables, percent_decode, to_cdr
 from cdrstats_ingest.domain.switch import SwitchConfig
@@ -107,7 +108,9 @@ def form_cdr(text: str, *, opening: tuple[str, ...], kind: str) -> str:
 
 def _parse_json(text: str) -> dict[str, Any]:
     try:
-        doc = json.loads(text)
+        # older mod_json_cdr repeats "callflow" once per caller profile, the current one first:
+        # keep the first (plain json.loads keeps the last, the oldest profile); NaN is no JSON
+        doc = json.loads(text, object_pairs_hook=strict_json.keep_first, parse_constant=strict_json.refuse_constant)
     except json.JSONDecodeError as exc:
         raise InvalidCdr(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})", field="body"

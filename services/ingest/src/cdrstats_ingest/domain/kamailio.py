@@ -23,7 +23,7 @@ from cdrstats_common.cdr import new_cdr
 from cdrstats_ingest.domain import causes
 from cdrstats_ingest.domain.direction import direction_for
 from cdrstats_ingest.domain.errors import InvalidCdr
-from cdrstats_ingest.domain.normalise import enrich, validate
+from cdrstats_ingest.domain.normalise import MAX_DURATION_MS, MAX_TIME_US, enrich, validate
 from cdrstats_ingest.domain.switch import SwitchConfig
 
 SOURCE = "kamailio_acc"
@@ -78,10 +78,11 @@ def final_replies(
     """Per Call-ID, the last INVITE reply logged in acc and in missed_calls."""
     found: dict[str, dict[str, tuple[int, str]]] = {}
     for table, rows in (("acc", acc_rows), ("missed_calls", missed_rows)):
-        for row in sorted(rows, key=lambda r: int(r["id"])):
+        for row in sorted(rows, key=lambda r: _int_or_zero(r.get("id"))):
             code = _int_or_zero(row.get("sip_code"))
-            if str(row.get("method") or "").upper() == "INVITE" and code:
-                found.setdefault(str(row["callid"]), {})[table] = (code, str(row.get("sip_reason") or ""))
+            call_id = _text(row.get("callid"))
+            if str(row.get("method") or "").upper() == "INVITE" and code and call_id:
+                found.setdefault(call_id, {})[table] = (code, _text(row.get("sip_reason")))
     return {call_id: FinalReply(**tables) for call_id, tables in found.items()}
 
 
@@ -179,8 +180,8 @@ def _time_us(raw: Any, zone: dt.tzinfo, column: str, *, required: bool) -> int:
         except ValueError as exc:
             raise InvalidCdr(f"expected a date and time or epoch seconds, got {text!r}", field=column) from exc
         return _epoch_us(parsed if parsed.tzinfo else parsed.replace(tzinfo=zone))
-    if not seconds.is_finite() or seconds < 0:
-        raise InvalidCdr(f"expected epoch seconds, got {text!r}", field=column)
+    if not seconds.is_finite() or seconds < 0 or seconds >= MAX_TIME_US // 1_000_000:
+        raise InvalidCdr(f"expected epoch seconds before 2100, got {text!r}", field=column)
     return int(seconds * 1_000_000)
 
 
@@ -194,8 +195,10 @@ def _duration_ms(raw: Any, column: str) -> int:
         seconds = decimal.Decimal(str(raw).strip())
     except decimal.InvalidOperation as exc:
         raise InvalidCdr(f"expected seconds, got {raw!r}", field=column) from exc
-    if not seconds.is_finite() or seconds < 0:
-        raise InvalidCdr(f"expected non-negative seconds, got {raw!r}", field=column)
+    if not seconds.is_finite() or seconds < 0 or seconds > MAX_DURATION_MS // 1000:
+        raise InvalidCdr(
+            f"expected non-negative seconds (at most {MAX_DURATION_MS // 1000}), got {raw!r}", field=column
+        )
     return int((seconds * 1000).to_integral_value(decimal.ROUND_HALF_UP))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
+from urllib.parse import urlsplit
 
 import phonenumbers
 
@@ -17,6 +18,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.@+-]{1,64}")  # HTTP basic: no colon, nothing to quote
 PREFIX_PATTERN = re.compile(r"\+?[0-9*#]{1,15}")
 MAX_EXTENSION_LEN = 15  # E.164 numbers have at most 15 digits
+MAX_PORT = 65_535
 _SQL_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb")
 #: URL schemes the pull connectors open (a "+driver" suffix such as postgresql+psycopg is ignored)
 CONNECTOR_DSN_SCHEMES = {
@@ -98,6 +100,17 @@ def _validate_direction_rules(config: SwitchConfig) -> None:
             ) from exc
 
 
+def _check_url(dsn: str) -> None:
+    """A DSN the connector and the setup snippet can take apart (a bad port or IPv6 literal would fail there)."""
+    try:
+        _ = urlsplit(dsn).port  # raises ValueError on "[::1" or a port out of 0-65535
+    except ValueError:  # its text may quote a password: not repeated
+        raise InvalidSwitch(
+            "not a valid URL: expected host[:port] with a port from 0 to 65535 (an IPv6 host in [brackets])",
+            field="switch.connector.dsn",
+        ) from None
+
+
 def _validate_connector(config: SwitchConfig) -> None:
     connector = config.connector
     if connector.type not in CONNECTOR_TYPES:
@@ -112,7 +125,10 @@ def _validate_connector(config: SwitchConfig) -> None:
     if schemes and scheme not in schemes:
         expected = " or ".join(f"{name}://..." for name in schemes)
         raise InvalidSwitch(f"expected a URL such as {expected}", field="switch.connector.dsn")
-    if connector.type == "freeswitch_esl" and not re.fullmatch(r"[^\s:/]+:[0-9]{1,5}", connector.dsn):
+    if schemes:
+        _check_url(connector.dsn)
+    esl = re.fullmatch(r"[^\s:/]+:([0-9]{1,5})", connector.dsn)
+    if connector.type == "freeswitch_esl" and (esl is None or int(esl[1]) > MAX_PORT):
         raise InvalidSwitch(
             f"expected host:port of the event socket, got {connector.dsn!r}", field="switch.connector.dsn"
         )

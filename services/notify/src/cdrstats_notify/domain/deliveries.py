@@ -110,8 +110,13 @@ def is_email(value: str) -> bool:
 
 
 def is_webhook_url(value: str) -> bool:
-    parsed = urllib.parse.urlsplit(value)
-    return parsed.scheme in ("http", "https") and bool(parsed.hostname) and len(value) <= 2000
+    """An http(s) URL with a host and a valid port; never raises (a bad IPv6 literal or port is just invalid)."""
+    try:
+        parsed = urllib.parse.urlsplit(value)
+        _ = parsed.port  # raises on a port out of range
+        return parsed.scheme in ("http", "https") and bool(parsed.hostname) and len(value) <= 2000
+    except ValueError:
+        return False
 
 
 def clean_contacts(owner: str, emails: list[str], webhooks: list[str], *, field: str = "contacts") -> Contacts:

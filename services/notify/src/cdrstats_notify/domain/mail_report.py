@@ -25,6 +25,8 @@ MAX_RECIPIENTS = 50
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _DAY_LABEL = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _WEEK_LABEL = re.compile(r"^(\d{4})-W(\d{2})$")
+_YEARS = range(1970, 2100)  # as CDR times (ingest refuses times from 2100 on)
+_YEARS_TEXT = "years 1970 to 2099"
 
 
 class InvalidMailReport(ValueError):
@@ -85,22 +87,25 @@ def period_of(kind: str, day: dt.date, zone: zoneinfo.ZoneInfo) -> Period:
 
 
 def parse_period(kind: str, label: str, zone: zoneinfo.ZoneInfo) -> Period:
-    """``YYYY-MM-DD`` for daily, ISO ``YYYY-Www`` for weekly."""
+    """``YYYY-MM-DD`` for daily, ISO ``YYYY-Www`` for weekly, in the years CDRs can have (a report of
+    year 9999 would also need a following period that ``datetime`` cannot hold)."""
     if kind == "daily":
         try:
-            if not _DAY_LABEL.match(label):
+            if not _DAY_LABEL.match(label) or int(label[:4]) not in _YEARS:
                 raise ValueError(label)
             return period_of(kind, dt.date.fromisoformat(label), zone)
         except ValueError:
-            raise InvalidMailReport(f"period: expected a day YYYY-MM-DD, got {label!r}") from None
+            raise InvalidMailReport(f"period: expected a day YYYY-MM-DD ({_YEARS_TEXT}), got {label!r}") from None
     if kind == "weekly":
         match = _WEEK_LABEL.match(label)
         try:
-            if not match:
+            if not match or int(match[1]) not in _YEARS:
                 raise ValueError(label)
             return period_of(kind, dt.date.fromisocalendar(int(match[1]), int(match[2]), 1), zone)
         except ValueError:
-            raise InvalidMailReport(f"period: expected an ISO week YYYY-Www (e.g. 2026-W47), got {label!r}") from None
+            raise InvalidMailReport(
+                f"period: expected an ISO week YYYY-Www (e.g. 2026-W47, {_YEARS_TEXT}), got {label!r}"
+            ) from None
     raise InvalidMailReport(f"kind: expected daily or weekly, got {kind!r}")
 
 

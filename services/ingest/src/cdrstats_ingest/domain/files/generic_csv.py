@@ -75,7 +75,7 @@ class MappingProfile:
             if field in seen:
                 raise InvalidCdr(f"field {field!r} is mapped twice", field="mapping.columns")
             seen.add(field)
-            if not self.has_header and not (column.isdigit() and int(column) >= 1):
+            if not self.has_header and not (column.isdecimal() and int(column) >= 1):
                 raise InvalidCdr(
                     f"{field}: without a header row columns are numbers from 1, got {column!r}", field="mapping.columns"
                 )
@@ -177,7 +177,7 @@ class GenericCsv:
 def _cause(text: str) -> int:
     if not text:
         return 0
-    if text.isdigit():
+    if text.isdecimal() and len(text) <= 3:  # isdigit() passes '²', which int() refuses; Q.850 codes are 0..127
         return int(text)
     code = causes.q850_for_name(text)
     if code is None:

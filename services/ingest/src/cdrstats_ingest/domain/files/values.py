@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import math
 import zoneinfo
 
 from cdrstats_ingest.domain.errors import InvalidCdr
@@ -39,9 +40,12 @@ def time_us(text: str | None, zone_name: str, field: str, date_format: str = "")
     value = text.strip()
     if date_format in EPOCH_FORMATS:
         try:
-            return int(float(value) * EPOCH_FORMATS[date_format])
+            number = float(value)
         except ValueError:
-            raise InvalidCdr(f"expected a number ({date_format}), got {value!r}", field=field) from None
+            number = math.nan
+        if not math.isfinite(number):  # also "inf" and "1e400", which int() cannot take
+            raise InvalidCdr(f"expected a number ({date_format}), got {value!r}", field=field)
+        return int(number * EPOCH_FORMATS[date_format])
     try:
         stamp = (
             datetime.datetime.strptime(value, date_format)
@@ -64,7 +68,7 @@ def whole_number(text: str | None, field: str, *, default: int | None = None) ->
         return default
     try:
         number = int(value) if value.lstrip("-").isdigit() else int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: "inf" or "1e400"
         raise InvalidCdr(f"expected a whole number, got {value!r}", field=field) from None
     if number < 0:
         raise InvalidCdr(f"must not be negative, got {number}", field=field)
@@ -79,9 +83,11 @@ def duration_ms(text: str | None, field: str, unit: str = "s") -> int:
     try:
         number = float(value)
     except ValueError:
+        number = math.nan
+    if not math.isfinite(number):  # "nan", "inf" and "1e400" are no durations round() can take
         raise InvalidCdr(
             f"expected a number of {'milliseconds' if unit == 'ms' else 'seconds'}, got {value!r}", field=field
-        ) from None
+        )
     if number < 0:
         raise InvalidCdr(f"must not be negative, got {value}", field=field)
     return round(number) if unit == "ms" else round(number * 1000)

@@ -85,6 +85,15 @@ async def test_search_page_takes_every_filter_from_the_url_and_lists_what_ingest
     assert "/cdrs/export?switch=sw1&amp;destination=%2B4930&amp;destination_op=begins&amp;answered=yes" in html
 
 
+async def test_the_page_opens_on_the_newest_calls_before_any_search(
+    web: TestClient[Any, Any], ingest: IngestBackend
+) -> None:
+    await login(web, "cust", CUSTOMER_PASSWORD)
+    html = await (await web.get("/cdrs")).text()
+    newest = sorted(ingest.visible("acme"), key=lambda c: (c["start_time_us"], c["id"]), reverse=True)
+    assert linked_ids(html) == [c["id"] for c in newest][:50]
+
+
 async def test_customer_search_and_detail_never_show_another_tenant(
     web: TestClient[Any, Any], ingest: IngestBackend
 ) -> None:

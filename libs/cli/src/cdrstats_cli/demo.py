@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
+import phonenumbers
 
 from cdrstats.cdr.v1 import cdr_pb2
 from cdrstats.ingest.v1 import ingest_pb2, ingest_pb2_grpc
@@ -51,11 +52,11 @@ DESTINATIONS = [
     ("+3491", 7, 4),
     ("+3906", 8, 3),
     ("+9122", 8, 4),
-    ("+2341", 7, 2),
-    ("+5511", 8, 3),
+    ("+234803", 7, 2),
+    ("+55119", 8, 3),
     ("+612", 8, 2),
     ("+813", 8, 2),
-    ("+4490", 7, 1),  # premium rate: what fraud alarms look for
+    ("+4490", 8, 1),  # premium rate: what fraud alarms look for
 ]
 
 #: (disposition, Q.850 cause, SIP code, weight)
@@ -90,13 +91,30 @@ def generate(now_us: int, *, days: int = 30, calls: int = 36_000, seed: int = 42
     return cdrs
 
 
+#: the caller numbers of a switch's home country: (prefix, subscriber digits)
+CALLER_PREFIXES = {"US": ("+1212", 7), "GB": ("+4420", 8), "FR": ("+331", 8)}
+
+
+def _destination(rng: random.Random) -> str:
+    prefix, digits, _ = rng.choices(DESTINATIONS, [w for _, _, w in DESTINATIONS])[0]
+    return _number(rng, prefix, digits)
+
+
+def _number(rng: random.Random, prefix: str, digits: int) -> str:
+    """A number with ``prefix`` that libphonenumber calls valid, so every demo call has a country."""
+    for _ in range(100):
+        number = prefix + "".join(str(rng.randrange(10)) for _ in range(digits))
+        if phonenumbers.is_valid_number(phonenumbers.parse(number)):
+            return number
+    raise ValueError(f"demo prefix {prefix} with {digits} digits gives no valid number")
+
+
 def make_call(
     rng: random.Random, start_us: int, switch: tuple[str, str, str, str, tuple[str, ...]], *, ended_by_us: int
 ) -> dict[str, Any]:
     """One finished call of ``switch``; moved earlier if it would end after ``ended_by_us``."""
     switch_id, _, _, home, accounts = switch
-    prefix, digits, _ = rng.choices(DESTINATIONS, [w for _, _, w in DESTINATIONS])[0]
-    destination = prefix + "".join(str(rng.randrange(10)) for _ in range(digits))
+    destination = _destination(rng)
     disposition, cause, sip, _ = rng.choices(OUTCOMES, [w for *_, w in OUTCOMES])[0]
     ring_ms = int(rng.uniform(1.5, 9) * 1000)
     answered = disposition == "ANSWERED"
@@ -112,8 +130,7 @@ def make_call(
         uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         call_id=f"{rng.getrandbits(64):016x}@{switch_id}",
         direction="outbound",
-        caller_id_number=f"+{'1' if home == 'US' else '44' if home == 'GB' else '33'}"
-        + "".join(str(rng.randrange(10)) for _ in range(9)),
+        caller_id_number=_number(rng, *CALLER_PREFIXES.get(home, CALLER_PREFIXES["FR"])),
         caller_id_name=rng.choice(["Reception", "Sales", "Support", "Billing", ""]),
         destination_number=destination,
         accountcode=rng.choice(accounts),

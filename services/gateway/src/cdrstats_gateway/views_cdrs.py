@@ -113,10 +113,10 @@ async def search(request: web.Request) -> web.StreamResponse:
         context.update(error=str(exc), form=_form(None, request, time_zone))
         return render(request, "cdrs.html", context, status=400)
     context.update(filters=filters, form=_form(filters, request, time_zone))
-    if request.query:
-        services = request.app[keys.SERVICES]
-        context["page"] = page = await services.search_cdrs(user.scope, filters, with_total=not filters.cursor)
-        context["flags"] = await cdr_flags.flags_for(request, user, [c["id"] for c in page.cdrs])
+    # no query yet: the newest calls (the default filters), which is what an operator opening the page looks for
+    services = request.app[keys.SERVICES]
+    context["page"] = page = await services.search_cdrs(user.scope, filters, with_total=not filters.cursor)
+    context["flags"] = await cdr_flags.flags_for(request, user, [c["id"] for c in page.cdrs])
     return render(request, "cdrs.html", context)
 
 

@@ -161,7 +161,7 @@ def print_report(result: dict[str, Any]) -> None:
     for sample in result["errors"]["samples"] + result["idle_error_samples"]:
         print(f"  {sample}")
     readiness = result["latency_ms"][READINESS]["statuses"]
-    print(f"gateway /healthz (readiness) answers under load: {readiness or 'none'}")
+    print(f"gateway /healthz (whole pipeline caught up; probes use /readyz) answers under load: {readiness or 'none'}")
     backlog = result["reporting_backlog"]
     print(
         f"lag last POST -> reporting counts all: {result['lag_s'] * 1000:,.0f} ms "

@@ -42,8 +42,8 @@ API_CALLS = (
 #: the baselines: the smallest request each server answers without calling another service
 GATEWAY_BASELINE = "baseline gateway GET /login"
 INGEST_BASELINE = "baseline ingest GET /healthz"
-#: the gateway's readiness (every service serving and every stored CDR counted): 503 is an answer, not an error
-READINESS = "gateway GET /healthz (readiness)"
+#: the gateway's "caught up" health (every service serving, every stored CDR counted): 503 is an answer, not an error
+READINESS = "gateway GET /healthz (caught up)"
 READINESS_STATUSES = (200, 503)
 LOGIN_FORM = "login GET /login (before the window)"
 LOGIN_POST = "login POST /login (before the window)"

@@ -299,3 +299,8 @@ def test_secrets_at_rest_are_hashed_or_owner_only(run: Run) -> None:
     assert len(stores) >= 5
     for path in [*stores, run.data_dir / "secrets.json"]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    # logs hold no secrets (above) but usernames and addresses: owner and group only
+    logs = sorted((run.data_dir / "log").glob("*.log"))
+    assert len(logs) >= 9
+    for path in logs:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path.name

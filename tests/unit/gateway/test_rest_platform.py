@@ -43,6 +43,26 @@ async def test_me_settings_and_password_change(client: TestClient[Any, Any]) -> 
     assert tenants.a.id == me["id"]
 
 
+async def test_guessing_the_current_password_is_throttled_like_a_login(client: TestClient[Any, Any]) -> None:
+    """A stolen token or session must not allow unlimited guesses of the current password."""
+    await add_tenants(client)
+    store = client.app[keys.STORE]
+    alice_user = next(u for u in await asyncio.to_thread(store.list_users) if u.username == "alice")
+    raw, _ = await asyncio.to_thread(store.create_api_token, alice_user.id, "stolen")
+    stolen = {"Authorization": f"Bearer {raw}"}
+
+    async def change(current: str) -> Any:
+        body = {"current_password": current, "new_password": "new-password-1"}
+        return await client.post("/api/v1/me/password", json=body, headers=stolen)
+
+    for attempt in range(5):
+        assert (await change(f"guess-{attempt}")).status == 403
+    throttled = await change(PASSWORD_A)  # even the right one: the key is blocked
+    assert throttled.status == 429 and int(throttled.headers["Retry-After"]) > 0
+    assert "current_password" in (await throttled.json())["message"]
+    assert await asyncio.to_thread(store.authenticate, "alice", PASSWORD_A) is not None, "password unchanged"
+
+
 async def test_tokens_create_list_use_and_revoke(client: TestClient[Any, Any]) -> None:
     await add_tenants(client)
     alice = basic("alice", PASSWORD_A)

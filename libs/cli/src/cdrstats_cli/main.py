@@ -21,7 +21,7 @@ from cdrstats_cli import demo, demo_alerts, importer
 from cdrstats_cli.config import SERVICES, RunConfig, Secrets, load_secrets
 from cdrstats_cli.live import LiveTraffic
 from cdrstats_cli.mailcatcher import MailCatcher
-from cdrstats_cli.supervisor import Supervisor, process_specs
+from cdrstats_cli.supervisor import Supervisor, open_log, process_specs
 from cdrstats_common.healthcheck import check_grpc
 from cdrstats_common.settings import SettingsError
 
@@ -214,7 +214,7 @@ def run_background(config: RunConfig) -> int:
     """Start ``cdrstats run`` detached, wait until it is ready, print its banner."""
     config.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = config.log_dir / "run.log"
-    with open(log_path, "ab") as log_file:
+    with open_log(log_path) as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "cdrstats_cli.main", "run"],
             stdin=subprocess.DEVNULL,

@@ -82,6 +82,18 @@ def _service_env(service: str, config: RunConfig, secrets: Secrets, mail_catcher
     return env
 
 
+#: logs hold no secrets (tests/integration/security) but do hold usernames, switch ids and client
+#: addresses: readable by the owner and its group (a log shipper), not by every local user
+LOG_MODE = 0o640
+
+
+def open_log(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Append to ``path``, created with LOG_MODE; an existing file loses its bits for others."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, LOG_MODE)
+    os.fchmod(fd, os.fstat(fd).st_mode & LOG_MODE)
+    return os.fdopen(fd, "ab")
+
+
 class Child:
     def __init__(self, spec: ProcessSpec, log_dir: os.PathLike[str]) -> None:
         self.spec = spec
@@ -91,7 +103,7 @@ class Child:
         self._log_file: IO[bytes] | None = None
 
     def start(self) -> None:
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's life
+        self._log_file = open_log(self.log_path)  # kept open for the child's life
         env = {**os.environ, **self.spec.env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.spec.module],

@@ -167,6 +167,27 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     return user
 
 
+async def check_current_password(request: web.Request, user: User, password: str) -> bool:
+    """A password change's "current password", throttled on the same keys as a login.
+
+    Else a stolen session could try passwords here without limit; once throttled, the answer
+    is 429 with Retry-After (a page or API JSON, through the error middleware).
+    """
+    throttle = request.app[keys.THROTTLE]
+    user_key, ip_key = login_keys(user.username, request.remote)
+    wait = throttle.retry_after(user_key, ip_key)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        raise web.HTTPTooManyRequests(
+            text=f"current_password: too many wrong passwords; retry in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+    matched = await asyncio.to_thread(request.app[keys.STORE].check_password, user.id, password)
+    if not matched:
+        throttle.failed(user_key, ip_key)
+    return bool(matched)
+
+
 # --- the REST API: bearer tokens or HTTP basic --------------------------------------------------
 
 

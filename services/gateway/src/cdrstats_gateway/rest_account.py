@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cdrstats_gateway import keys
+from cdrstats_gateway import auth, keys
 from cdrstats_gateway.domain import accounts
 from cdrstats_gateway.domain.models import ApiToken, User
 from cdrstats_gateway.middlewares import ApiError
@@ -103,7 +103,7 @@ async def update_me(request: web.Request) -> web.StreamResponse:
     None,
     status=204,
     body=PASSWORD_BODY,
-    errors=(400, 403),
+    errors=(400, 403, 429),
 )
 async def change_password(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
@@ -111,7 +111,7 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     user = request[keys.USER]
     with domain_errors():
         new_password = accounts.password(body.get("new_password"), "new_password")
-        if not await asyncio.to_thread(store.check_password, user.id, str(body.get("current_password") or "")):
+        if not await auth.check_current_password(request, user, str(body.get("current_password") or "")):
             raise ApiError(403, "forbidden", "current_password: does not match", {"field": "current_password"})
         await asyncio.to_thread(store.set_password, user.id, new_password)
     return web.Response(status=204)

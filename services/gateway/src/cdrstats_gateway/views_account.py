@@ -71,7 +71,7 @@ async def account_password(request: web.Request) -> web.StreamResponse:
         return _page(request, user, error=str(exc), status=400)
     if form.get("confirm_password") != new_password:
         return _page(request, user, error="confirm_password: does not match the new password", status=400)
-    if not await asyncio.to_thread(store.check_password, user.id, str(form.get("current_password", ""))):
+    if not await auth.check_current_password(request, user, str(form.get("current_password", ""))):
         return _page(request, user, error="current_password: wrong password", status=403)
     await asyncio.to_thread(store.set_password, user.id, new_password, keep_session_id=request.get(keys.SESSION_ID))
     return _page(request, user, message="Password changed. Your other sessions were logged out.")

@@ -63,6 +63,19 @@ async def test_guessing_the_current_password_is_throttled_like_a_login(client: T
     assert await asyncio.to_thread(store.authenticate, "alice", PASSWORD_A) is not None, "password unchanged"
 
 
+async def test_switch_keys_on_the_bulk_route_cannot_be_guessed_past_the_throttle(
+    client: TestClient[Any, Any], services: PlatformServices
+) -> None:
+    services.passwords["sw1"] = "the-real-key"
+    assert (await client.post("/api/v1/cdrs", json={"cdrs": []}, headers=basic("sw1", "the-real-key"))).status != 401
+    for attempt in range(5):
+        wrong = await client.post("/api/v1/cdrs", json={"cdrs": []}, headers=basic("sw1", f"guess-{attempt}"))
+        assert wrong.status == 401
+    # throttled: even the right key is not tried any more
+    blocked = await client.post("/api/v1/cdrs", json={"cdrs": []}, headers=basic("sw1", "the-real-key"))
+    assert blocked.status == 429 and int(blocked.headers["Retry-After"]) > 0
+
+
 async def test_tokens_create_list_use_and_revoke(client: TestClient[Any, Any]) -> None:
     await add_tenants(client)
     alice = basic("alice", PASSWORD_A)

@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 
 from cdrstats_common import prom
 from cdrstats_ingest.domain.switch import SwitchConfig
-from cdrstats_ingest.http_receiver import create_receiver_app
+from cdrstats_ingest.http_receiver import KEY_FAILURES, create_receiver_app
 from cdrstats_ingest.service import IngestService
 from cdrstats_ingest.store import open_store
 from cdrstats_ingest.store.sqlite import SqliteCdrStore
@@ -128,6 +128,28 @@ async def test_xml_credentials_and_size_limit(client: TestClient[Any, Any], stor
     response = await client.post("/v1/freeswitch/xml", data=b"<cdr>" + b" " * 20_000 + b"</cdr>", headers=FS1)
     assert (response.status, (await response.json())["error"]) == (413, "too_large")
     assert store.count_rejects() == 0
+
+
+async def test_guessing_a_switch_key_is_throttled_per_switch_user_and_address(
+    client: TestClient[Any, Any], store: SqliteCdrStore
+) -> None:
+    xml = (DATA / "xml_cdr_b_leg.xml").read_bytes()
+    for attempt in range(KEY_FAILURES - 1):
+        assert (
+            await client.post("/v1/freeswitch/xml", data=xml, headers=basic("fs1", f"guess-{attempt}"))
+        ).status == 401
+    # a right key before the limit resets the count (a switch whose key was just fixed)
+    assert (await client.post("/v1/freeswitch/xml", data=xml, headers=FS1)).status == 200
+    for attempt in range(KEY_FAILURES):
+        assert (
+            await client.post("/v1/freeswitch/xml", data=xml, headers=basic("fs1", f"again-{attempt}"))
+        ).status == 401
+    blocked = await client.post("/v1/freeswitch/xml", data=xml, headers=FS1)
+    assert blocked.status == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert "fs1" in (await blocked.json())["message"]
+    # another switch user from the same address goes on
+    other = await client.post("/v1/freeswitch/xml", data=xml, headers=FS2)
+    assert other.status == 200, await other.text()
 
 
 def call(**overrides: Any) -> dict[str, Any]:

@@ -250,7 +250,11 @@ async def _switch_by_key(request: web.Request) -> str | None:
         username, password = decode_basic(credentials)
     except ValueError:
         return None
-    # checked first: a switch's key is no failed user login, so it never counts toward throttling
+    # checked first: a right switch key is no failed user login, so it never counts toward throttling;
+    # a wrong one goes on to the user check and counts there, and once that username or address is
+    # throttled no key is tried at all (else the bulk route would allow unlimited key guesses)
+    if request.app[keys.THROTTLE].retry_after(*login_keys(username, request.remote)) > 0:
+        return None
     return await request.app[keys.SERVICES].authenticate_switch(username, password)
 
 

@@ -2,58 +2,24 @@
 
 from __future__ import annotations
 
-import collections
 import time
 from collections.abc import Callable
 
+from cdrstats_common.throttle import FailureThrottle
+
 MAX_FAILURES = 5
 WINDOW_S = 15 * 60.0
-MAX_KEYS = 100_000
 SEND_LIMIT = 5
 SEND_WINDOW_S = 10 * 60.0
 
 
-class LoginThrottle:
-    """In-process sliding window; one gateway process per store keeps it simple (see the report)."""
+class LoginThrottle(FailureThrottle):
+    """Failed logins: MAX_FAILURES per username and per client address in WINDOW_S."""
 
     def __init__(
         self, *, limit: int = MAX_FAILURES, window_s: float = WINDOW_S, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.clock = clock
-        self._failures: dict[str, collections.deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> collections.deque[float]:
-        failures = self._failures.get(key)
-        if failures is None:
-            return collections.deque()
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
-        return failures
-
-    def retry_after(self, *keys: str) -> float:
-        """Seconds until every key may try again; 0 when none is blocked."""
-        now = self.clock()
-        wait = 0.0
-        for key in keys:
-            failures = self._recent(key, now)
-            if len(failures) >= self.limit:
-                wait = max(wait, failures[-self.limit] + self.window_s - now)
-        return wait
-
-    def failed(self, *keys: str) -> None:
-        now = self.clock()
-        if len(self._failures) >= MAX_KEYS:
-            for key in list(self._failures):
-                self._recent(key, now)
-        for key in keys:
-            self._failures.setdefault(key, collections.deque()).append(now)
-
-    def reset(self, key: str) -> None:
-        self._failures.pop(key, None)
+        super().__init__(limit=limit, window_s=window_s, clock=clock)
 
 
 class SendThrottle(LoginThrottle):

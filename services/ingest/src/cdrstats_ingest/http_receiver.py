@@ -2,7 +2,9 @@
 
 Answers 200 for accepted and duplicate CDRs (a re-sent CDR is a no-op, so the
 switch stops retrying), 400 naming what is wrong (the body is kept as a reject),
-401 for bad credentials, 403 for another switch's calls, 413 over the size limit.
+401 for bad credentials, 403 for another switch's calls, 413 over the size limit, 429 after
+too many wrong keys for one switch user from one address (a guesser, or a switch configured with
+an old key: the switch's own posts from elsewhere go on).
 Every refusal is logged with the reason.
 """
 
@@ -12,11 +14,13 @@ import asyncio
 import base64
 import binascii
 import logging
+import math
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from cdrstats_common import http_guard
+from cdrstats_common.throttle import FailureThrottle
 from cdrstats_ingest.domain.errors import BadCredentials, InvalidCdr, UnknownSwitch
 from cdrstats_ingest.domain.switch import SwitchConfig
 from cdrstats_ingest.push import PushReceiver
@@ -26,11 +30,19 @@ log = logging.getLogger(__name__)
 
 SERVICE_KEY = web.AppKey("ingest_service", IngestService)
 PUSH_KEY = web.AppKey("push_receiver", PushReceiver)
+THROTTLE_KEY = web.AppKey("key_throttle", FailureThrottle)
+#: wrong keys per (switch user, client address) before 429: a misconfigured switch retrying stays
+#: well under it for minutes, a guesser gets 10 tries per 5 minutes
+KEY_FAILURES = 10
+KEY_WINDOW_S = 300.0
 
 
-def _error(status: int, code: str, message: str, **details: object) -> web.Response:
+def _error(
+    status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **details: object
+) -> web.Response:
     log.warning("cdr refused", extra={"fields": {"status": status, "error": code, "reason": message, **details}})
-    headers = {"WWW-Authenticate": 'Basic realm="cdr-stats ingest"'} if status == 401 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Basic realm="cdr-stats ingest"', **(headers or {})}
     return web.json_response({"error": code, "message": message, "details": details}, status=status, headers=headers)
 
 
@@ -51,12 +63,23 @@ async def _authenticate(request: web.Request) -> SwitchConfig | web.Response:
     if credentials is None:
         return _error(401, "unauthenticated", "HTTP basic credentials of a registered switch are required")
     service = request.app[SERVICE_KEY]
+    throttle = request.app[THROTTLE_KEY]
+    key = f"{credentials[0]}@{request.remote or 'unknown'}"
+    wait = throttle.retry_after(key)
+    if wait > 0:
+        seconds = math.ceil(wait)
+        message = f"too many wrong keys for switch user {credentials[0]!r} from this address; retry in {seconds} s"
+        return _error(429, "too_many_requests", message, headers={"Retry-After": str(seconds)})
     try:
-        return await asyncio.to_thread(service.authenticate, *credentials)
+        switch = await asyncio.to_thread(service.authenticate, *credentials)
     except UnknownSwitch as exc:
+        throttle.failed(key)
         return _error(401, "unknown_switch", str(exc))
     except BadCredentials as exc:
+        throttle.failed(key)
         return _error(401, "bad_credentials", str(exc))
+    throttle.reset(key)
+    return switch
 
 
 async def _read_body(request: web.Request, switch: SwitchConfig) -> bytes | web.Response:
@@ -142,6 +165,7 @@ def create_receiver_app(
     app = web.Application(client_max_size=max_body_bytes, middlewares=middlewares)
     app[SERVICE_KEY] = service
     app[PUSH_KEY] = PushReceiver(service.store)
+    app[THROTTLE_KEY] = FailureThrottle(limit=KEY_FAILURES, window_s=KEY_WINDOW_S)
     app[MAX_BODY_KEY] = max_body_bytes
     app.router.add_post("/v1/freeswitch/json", freeswitch_json, name="freeswitch_json")
     app.router.add_post("/v1/freeswitch/xml", freeswitch_xml, name="freeswitch_xml")

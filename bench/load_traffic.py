@@ -16,7 +16,7 @@ import random
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from typing import Any
 
 import aiohttp
@@ -193,14 +193,7 @@ async def ui_user(
     session: aiohttp.ClientSession, index: int, gateway_url: str, stop_at: float, think_s: float, rec: Recorder
 ) -> None:
     """A logged-in browser user: one main page after another (HTML only, no static assets)."""
-    rng = random.Random(2000 + index)
-    step = index
-    await _think(rng, think_s, stop_at)
-    while time.perf_counter() < stop_at:
-        label, path = UI_PAGES[step % len(UI_PAGES)]
-        await timed_request(session, rec, label, "GET", gateway_url + path)
-        step += 1
-        await _think(rng, think_s, stop_at)
+    await _cycle(session, UI_PAGES, random.Random(2000 + index), index, gateway_url, stop_at, think_s, rec)
 
 
 async def api_user(
@@ -213,16 +206,29 @@ async def api_user(
     timeout: aiohttp.ClientTimeout,
 ) -> None:
     """A script with a bearer token cycling the REST API."""
-    rng = random.Random(3000 + index)
     headers = {"Authorization": f"Bearer {user.token}"}
     async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
-        step = index
+        await _cycle(session, API_CALLS, random.Random(3000 + index), index, gateway_url, stop_at, think_s, rec)
+
+
+async def _cycle(
+    session: aiohttp.ClientSession,
+    calls: Sequence[tuple[str, str]],
+    rng: random.Random,
+    first: int,
+    gateway_url: str,
+    stop_at: float,
+    think_s: float,
+    rec: Recorder,
+) -> None:
+    """GET ``calls`` in turn from ``first`` on, with a think pause before each, until ``stop_at``."""
+    step = first
+    await _think(rng, think_s, stop_at)
+    while time.perf_counter() < stop_at:
+        label, path = calls[step % len(calls)]
+        await timed_request(session, rec, label, "GET", gateway_url + path)
+        step += 1
         await _think(rng, think_s, stop_at)
-        while time.perf_counter() < stop_at:
-            label, path = API_CALLS[step % len(API_CALLS)]
-            await timed_request(session, rec, label, "GET", gateway_url + path)
-            step += 1
-            await _think(rng, think_s, stop_at)
 
 
 async def prober(

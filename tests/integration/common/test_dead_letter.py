@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import pathlib
 
 import kombu
@@ -10,7 +9,7 @@ import pytest
 
 from cdrstats_common.cdr import new_cdr
 from cdrstats_common.events import EventPublisher, make_envelope
-from cdrstats_common.testing import ServiceProcess, free_port, wait_for
+from cdrstats_common.testing import ServiceProcess, free_port, queue_exists, wait_for
 from cdrstats_reporting.store import open_store
 
 pytestmark = pytest.mark.integration
@@ -25,7 +24,7 @@ def test_poison_event_is_parked_and_the_next_one_applied(tmp_path: pathlib.Path,
         wait_for(store.worker_alive, what="reporting worker heartbeat")
         with kombu.Connection(amqp_url) as connection:
             # the worker declares its queue (with the dead-letter arguments) when it starts consuming
-            wait_for(lambda: _queue_exists(connection, DEAD_QUEUE), what="dead-letter queue declared")
+            wait_for(lambda: queue_exists(connection, DEAD_QUEUE), what="dead-letter queue declared")
             publisher = EventPublisher(amqp_url, "ingest")
             publisher.publish(make_envelope("cdrs_ingested", "ingest", {"cdrs": "not a list"}), "cdrs_ingested")
             good = new_cdr(id="c1", uuid="u1", switch_id="sw", start_time_us=1_760_000_000_000_000)
@@ -41,15 +40,3 @@ def test_poison_event_is_parked_and_the_next_one_applied(tmp_path: pathlib.Path,
     finally:
         store.close()
         assert worker.stop() == 0
-
-
-def _queue_exists(connection: kombu.Connection, name: str) -> bool:
-    channel = connection.channel()
-    try:
-        channel.queue_declare(queue=name, passive=True)
-        return True
-    except Exception:  # noqa: BLE001 - amqp raises NotFound and closes the channel
-        return False
-    finally:
-        with contextlib.suppress(Exception):  # the channel is already closed after NotFound
-            channel.close()

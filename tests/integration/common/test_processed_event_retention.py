@@ -9,7 +9,6 @@ fresh redelivery is still a duplicate and a new event is applied.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import pathlib
 import sqlite3
@@ -25,7 +24,7 @@ from cdrstats_alerting.destinations_service import DestinationsService
 from cdrstats_alerting.store import open_store as open_alerting
 from cdrstats_common.cdr import new_cdr
 from cdrstats_common.events import EventPublisher, make_envelope
-from cdrstats_common.testing import ServiceProcess, free_port, wait_for
+from cdrstats_common.testing import ServiceProcess, free_port, queue_exists, wait_for
 from cdrstats_notify.domain.deliveries import Delivery
 from cdrstats_notify.store import open_store as open_notify
 from cdrstats_reporting.store import open_store as open_reporting
@@ -90,7 +89,7 @@ def test_the_reporting_worker_prunes_old_ids_and_parks_a_stale_event(tmp_path: p
     try:
         wait_for(lambda: ids(conn) == {"ev-kept"}, timeout_s=15, what="the 31-day-old id pruned at start")
         with kombu.Connection(amqp_url) as connection:
-            wait_for(lambda: _queue_exists(connection, DEAD_QUEUE), what="dead-letter queue declared")
+            wait_for(lambda: queue_exists(connection, DEAD_QUEUE), what="dead-letter queue declared")
             publisher = EventPublisher(amqp_url, "ingest")
             now = time.time()
             publisher.publish(envelope("ev-stale", "c-stale", now - 30 * DAY_S), "cdrs_ingested")
@@ -146,15 +145,3 @@ def test_the_alerting_and_notify_workers_prune_old_ids_at_start(
     finally:
         store.close()
         assert worker.stop() == 0, worker.log_text()[-3000:]
-
-
-def _queue_exists(connection: kombu.Connection, name: str) -> bool:
-    channel = connection.channel()
-    try:
-        channel.queue_declare(queue=name, passive=True)
-        return True
-    except Exception:  # noqa: BLE001 - amqp raises NotFound and closes the channel
-        return False
-    finally:
-        with contextlib.suppress(Exception):  # the channel is already closed after NotFound
-            channel.close()

@@ -37,7 +37,7 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise JsonInputError(f"{exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})") from None
     except RecursionError:
         raise JsonInputError(f"nested deeper than {max_depth} levels") from None
-    if _depth_over(doc, max_depth):
+    if depth_over(doc, max_depth):
         raise JsonInputError(f"nested deeper than {max_depth} levels")
     return doc
 
@@ -88,7 +88,7 @@ def keep_first(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return doc
 
 
-def _depth_over(doc: Any, max_depth: int) -> bool:
+def depth_over(doc: Any, max_depth: int) -> bool:
     """Iterative (a recursive walk would itself hit the recursion limit)."""
     stack: list[tuple[Any, int]] = [(doc, 1)] if isinstance(doc, dict | list) else []
     while stack:

@@ -170,3 +170,16 @@ class PeakRss:
 
     def __exit__(self, *exc: object) -> None:
         self.growth_mib = (self._peak_kib() - self.start_kib) / 1024
+
+
+def queue_exists(connection: Any, name: str) -> bool:
+    """Whether the broker of ``connection`` (a kombu Connection) has queue ``name`` (a passive declare)."""
+    channel = connection.channel()
+    try:
+        channel.queue_declare(queue=name, passive=True)
+        return True
+    except Exception:  # noqa: BLE001 - amqp raises NotFound and closes the channel
+        return False
+    finally:
+        with contextlib.suppress(Exception):  # the channel is already closed after NotFound
+            channel.close()

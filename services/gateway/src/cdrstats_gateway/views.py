@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -159,12 +160,16 @@ async def tokens_post(request: web.Request) -> web.StreamResponse:
     return await _tokens_page(request, user.id, new_token="", error="action: expected create or revoke", status=400)
 
 
-def _starting(request: web.Request) -> web.Response | None:
+async def _health(request: web.Request, check: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]) -> web.Response:
+    """503 while the demo data loads, else ``check``'s verdict (200, or 503 with its details)."""
     marker = request.app[keys.SETTINGS].startup_marker
     if marker is not None and marker.exists():
         body = {"status": "starting", "message": "demo data loading", "details": {"startup_marker": str(marker)}}
         return web.json_response(body, status=503)
-    return None
+    ready, details = await check()
+    if ready:
+        return web.json_response({"status": "ok"})
+    return web.json_response({"status": "unavailable", "message": "not ready", "details": details}, status=503)
 
 
 async def livez(request: web.Request) -> web.StreamResponse:
@@ -174,13 +179,7 @@ async def livez(request: web.Request) -> web.StreamResponse:
 
 async def readyz(request: web.Request) -> web.StreamResponse:
     """Readiness: this gateway can serve pages (every api SERVING, demo load done); a backlog is fine."""
-    starting = _starting(request)
-    if starting is not None:
-        return starting
-    ready, details = await request.app[keys.SERVICES].serving()
-    if ready:
-        return web.json_response({"status": "ok"})
-    return web.json_response({"status": "unavailable", "message": "not serving", "details": details}, status=503)
+    return await _health(request, request.app[keys.SERVICES].serving)
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
@@ -189,10 +188,4 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     Under steady traffic this is 503 most of the time (a CDR is always in flight), so it is for
     scripts and tests that wait for "everything counted"; probes use /livez and /readyz.
     """
-    starting = _starting(request)
-    if starting is not None:
-        return starting
-    ready, details = await request.app[keys.SERVICES].readiness()
-    if ready:
-        return web.json_response({"status": "ok"})
-    return web.json_response({"status": "unavailable", "message": "not ready", "details": details}, status=503)
+    return await _health(request, request.app[keys.SERVICES].readiness)

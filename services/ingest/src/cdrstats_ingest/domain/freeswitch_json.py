@@ -121,20 +121,9 @@ def _parse_json(text: str) -> dict[str, Any]:
         raise InvalidCdr(f"not valid JSON: {exc}", field="body") from None
     if not isinstance(doc, dict):
         raise InvalidCdr(f"expected a JSON object, got {type(doc).__name__}", field="body")
-    if _too_deep(doc):
+    if strict_json.depth_over(doc, MAX_DEPTH):
         raise InvalidCdr(f"JSON nested deeper than {MAX_DEPTH} levels", field="body")
     return doc
-
-
-def _too_deep(doc: dict[str, Any]) -> bool:
-    stack: list[tuple[Any, int]] = [(doc, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

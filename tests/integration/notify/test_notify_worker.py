@@ -19,7 +19,7 @@ import kombu
 import pytest
 
 from cdrstats_common.events import EventPublisher, event_exchange, make_envelope
-from cdrstats_common.testing import ServiceProcess, wait_for
+from cdrstats_common.testing import ServiceProcess, queue_exists, wait_for
 from cdrstats_common.testing_receivers import SmtpCapture, WebhookReceiver
 from cdrstats_notify.domain import webhook
 from cdrstats_notify.domain.deliveries import DeliveryFilter
@@ -49,18 +49,6 @@ def alarm_data(name: str, emails: list[str], webhooks: list[str]) -> dict[str, A
         "message": "ASR fell", "link": "/cdrs?from=2026-07-01T09%3A00%3A00Z",
         "recipients": {"emails": emails, "webhooks": webhooks},
     }  # fmt: skip
-
-
-def queue_exists(connection: kombu.Connection, name: str) -> bool:
-    channel = connection.channel()
-    try:
-        channel.queue_declare(queue=name, passive=True)
-        return True
-    except Exception:  # noqa: BLE001 - amqp raises NotFound and closes the channel
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            channel.close()
 
 
 class Events:

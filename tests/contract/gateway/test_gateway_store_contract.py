@@ -24,6 +24,7 @@ from cdrstats_gateway.store import GatewayStore
 from cdrstats_gateway.store.base import UserExists
 from cdrstats_gateway.store.mongo import MongoGatewayStore
 from cdrstats_gateway.store.sqlite import SqliteGatewayStore
+from cdrstats_gateway.store.throttle_events import KEEP_S
 
 PW = "long-enough-pw"
 
@@ -340,3 +341,31 @@ def test_deleting_a_user_removes_sessions_and_tokens(store: GatewayStore, backen
     assert backend.stored("sessions", "id") == [] and backend.stored("api_tokens", "id") == []
     with pytest.raises(NotFound):
         store.delete_user(user.id)
+
+
+# --- throttle events (the login and send throttles of every replica count here) -----------------
+
+
+def test_throttle_events_are_counted_per_key_newest_first_and_limited(store: GatewayStore) -> None:
+    for at in (100.0, 110.0, 120.0):
+        store.record_throttle_event(["user:a", "ip:1"], at)
+    store.record_throttle_event(["ip:1"], 130.0)
+    recent = store.recent_throttle_events(["user:a", "ip:1", "user:b"], 100.0, 10)
+    assert recent == {"user:a": [120.0, 110.0], "ip:1": [130.0, 120.0, 110.0], "user:b": []}, "after since only"
+    assert store.recent_throttle_events(["ip:1"], 0.0, 2) == {"ip:1": [130.0, 120.0]}, "the latest `limit`"
+    store.clear_throttle_key("user:a")
+    assert store.recent_throttle_events(["user:a", "ip:1"], 0.0, 10) == {
+        "user:a": [],
+        "ip:1": [130.0, 120.0, 110.0, 100.0],
+    }
+
+
+def test_throttle_events_are_shared_by_gateways_and_pruned(backend: Backend) -> None:
+    one, two = backend.open(), backend.open()
+    one.record_throttle_event(["user:a"], 1_000.0)
+    assert two.recent_throttle_events(["user:a"], 0.0, 5) == {"user:a": [1_000.0]}, "another replica sees it"
+    assert two.prune_throttle_events(1_000.0) == 0, "only older events go"
+    two.record_throttle_event(["user:b"], 1_000.0 + KEEP_S + 1)  # a write prunes what no window needs
+    assert one.recent_throttle_events(["user:a", "user:b"], 0.0, 5) == {"user:a": [], "user:b": [1_000.0 + KEEP_S + 1]}
+    assert len(backend.stored("throttle_events", "key")) == 1
+    assert one.prune_throttle_events(1_000.0 + KEEP_S + 2) == 1 and backend.stored("throttle_events", "key") == []

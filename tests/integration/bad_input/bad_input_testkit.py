@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 #: what a log line of a request gone wrong on our side looks like (not a refusal of bad input)
+#: CDRSTATS_HTTP_READ_TIMEOUT_S of the product under test: slow-client tests wait about this long
+READ_TIMEOUT_S = 2.0
 CRASH_MARKERS = ('"level": "error"', '"level": "critical"', "Traceback", "RecursionError")
 PUBLIC_LOGS = ("gateway.log", "ingest-api.log")
 #: one Asterisk Master.csv line (18 columns); {uid} makes each line its own call

@@ -11,15 +11,12 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from bad_input_testkit import Site
+from bad_input_testkit import READ_TIMEOUT_S, Site
 
 from cdrstats_common.testing import rabbitmq_vhost, wait_for
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "e2e"))
 from e2e_testkit import Product  # the product launcher of the e2e tests, reused
-
-#: CDRSTATS_HTTP_READ_TIMEOUT_S of the product under test: slow-client tests wait about this long
-READ_TIMEOUT_S = 2.0
 
 
 @pytest.fixture(scope="package")

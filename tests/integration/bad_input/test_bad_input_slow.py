@@ -9,8 +9,7 @@ import json
 import time
 
 import pytest
-from bad_input_testkit import Site, api_cdr, basic
-from conftest import READ_TIMEOUT_S
+from bad_input_testkit import READ_TIMEOUT_S, Site, api_cdr, basic
 
 pytestmark = pytest.mark.integration
 

@@ -30,9 +30,10 @@ def test_open_store_picks_the_adapter_by_url(tmp_path: pathlib.Path) -> None:
         open_store(str(tmp_path / "gateway.db"))
 
 
-def test_throttle_blocks_after_five_failures_until_the_window_passes() -> None:
+def test_throttle_blocks_after_five_failures_until_the_window_passes(tmp_path: pathlib.Path) -> None:
     clock = Clock()
-    throttle = LoginThrottle(clock=clock)
+    store = SqliteGatewayStore.open(tmp_path / "gateway.db")
+    throttle = LoginThrottle(store, clock=clock)
     for _ in range(4):
         throttle.failed("user:a", "ip:1")
         clock.now += 10
@@ -43,6 +44,9 @@ def test_throttle_blocks_after_five_failures_until_the_window_passes() -> None:
     assert throttle.retry_after("user:b", "ip:2") == 0
     clock.now += 900 - 40
     assert throttle.retry_after("user:a", "ip:1") == 0, "the oldest failure left the window"
+    stored = {row["key"] for row in store.conn.execute("SELECT key FROM throttle_events")}
+    assert len(stored) == 2 and not any("user:" in key or "ip:" in key for key in stored), "keys kept hashed"
+    store.close()
 
 
 def test_settings_from_env_defaults_and_problems(tmp_path: pathlib.Path) -> None:

@@ -1,8 +1,8 @@
 """Throttling of failed credentials: after ``limit`` failures of a key within ``window_s``, refuse it.
 
-The gateway keys failed logins by username and client address; ingest's HTTP receiver keys wrong
-switch keys by (switch user, client address), so a guesser is stopped without locking the real
-switch out.
+Ingest's HTTP receiver keys wrong switch keys by (switch user, client address), so a guesser is
+stopped without locking the real switch out. (The gateway's login and send throttles count in its
+store instead, shared by its replicas: cdrstats_gateway.throttle.)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ MAX_KEYS = 100_000
 class FailureThrottle:
     """In-process sliding window of failures per key; a blocked key answers ``retry_after`` > 0.
 
-    Per process: N replicas allow N times the limit (docs/security.md, known gaps).
+    Per process: N replicas of a receiver allow N times the limit.
     """
 
     def __init__(self, *, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:

@@ -84,6 +84,8 @@ def setup_store(app: web.Application) -> None:
         settings = app[keys.SETTINGS]
         store = await asyncio.to_thread(open_store, settings.store_url)
         app[keys.STORE] = store
+        app[keys.THROTTLE] = LoginThrottle(store)  # counts in the store: shared by replicas
+        app[keys.SEND_THROTTLE] = SendThrottle(store)
         app[keys.SECRET_KEY] = await asyncio.to_thread(store.secret_key, settings.secret_key)
         if settings.admin_password:
             await asyncio.to_thread(store.ensure_admin, settings.admin_password)
@@ -123,8 +125,6 @@ async def create_app(settings: GatewaySettings, *, clients: Services | None = No
     )
     app[keys.SETTINGS] = settings
     app[keys.TEMPLATES] = make_environment()
-    app[keys.THROTTLE] = LoginThrottle()
-    app[keys.SEND_THROTTLE] = SendThrottle()
     setup_store(app)
     setup_services(app, clients)
     setup_tenant_sync(app)  # after the store and the services: it pushes customers' codes to both

@@ -156,14 +156,14 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     """Check a password unless the username or client IP is throttled (then raise Throttled)."""
     throttle = request.app[keys.THROTTLE]
     user_key, ip_key = login_keys(username, request.remote)
-    wait = throttle.retry_after(user_key, ip_key)
+    wait = await asyncio.to_thread(throttle.retry_after, user_key, ip_key)
     if wait > 0:
         raise Throttled(wait)
     user = await asyncio.to_thread(request.app[keys.STORE].authenticate, username, password)
     if user is None:
-        throttle.failed(user_key, ip_key)
+        await asyncio.to_thread(throttle.failed, user_key, ip_key)
     else:
-        throttle.reset(user_key)
+        await asyncio.to_thread(throttle.reset, user_key)
     return user
 
 
@@ -175,7 +175,7 @@ async def check_current_password(request: web.Request, user: User, password: str
     """
     throttle = request.app[keys.THROTTLE]
     user_key, ip_key = login_keys(user.username, request.remote)
-    wait = throttle.retry_after(user_key, ip_key)
+    wait = await asyncio.to_thread(throttle.retry_after, user_key, ip_key)
     if wait > 0:
         seconds = math.ceil(wait)
         raise web.HTTPTooManyRequests(
@@ -184,7 +184,7 @@ async def check_current_password(request: web.Request, user: User, password: str
         )
     matched = await asyncio.to_thread(request.app[keys.STORE].check_password, user.id, password)
     if not matched:
-        throttle.failed(user_key, ip_key)
+        await asyncio.to_thread(throttle.failed, user_key, ip_key)
     return bool(matched)
 
 
@@ -253,7 +253,7 @@ async def _switch_by_key(request: web.Request) -> str | None:
     # checked first: a right switch key is no failed user login, so it never counts toward throttling;
     # a wrong one goes on to the user check and counts there, and once that username or address is
     # throttled no key is tried at all (else the bulk route would allow unlimited key guesses)
-    if request.app[keys.THROTTLE].retry_after(*login_keys(username, request.remote)) > 0:
+    if await asyncio.to_thread(request.app[keys.THROTTLE].retry_after, *login_keys(username, request.remote)) > 0:
         return None
     return await request.app[keys.SERVICES].authenticate_switch(username, password)
 

@@ -229,7 +229,7 @@ async def send_report(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     with service_fields():
         owner, kind, period, draft = _mail_request(user, body)
-        allow_send(request, user)
+        await allow_send(request, user)
         sent = await request.app[keys.SERVICES].send_mail_report(control_scope(user), owner, kind, period, draft)
     return web.json_response({"delivery_ids": list(sent.delivery_ids), "message": sent.message})
 

@@ -83,7 +83,7 @@ async def contacts_post(request: web.Request) -> web.StreamResponse:
             field = "email" if action == "test_email" else "webhook"
             if not target:
                 raise InvalidInput(field, "an address to send the test to")
-            allow_send(request, user)
+            await allow_send(request, user)
             sent = await services.send_test(scope, **{field: target})
             message = sent.message or f"Test {field} queued; see the delivery log."
             return await _contacts_page(request, user, owner, names, message=message)

@@ -162,7 +162,7 @@ async def mail_report_post(request: web.Request) -> web.StreamResponse:
         draft = report_from_form(form, owner)
         if form.get("action") == "send":
             kind, period = _kind_period(form)
-            allow_send(request, user)
+            await allow_send(request, user)
             sent = await services.send_mail_report(scope, owner, kind, period, draft)
             message = sent.message or f"Queued {len(sent.delivery_ids)} e-mail(s)."
             return await _report_page(request, user, owner, names, draft=draft, message=message)

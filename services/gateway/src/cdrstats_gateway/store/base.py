@@ -129,3 +129,19 @@ class GatewayStore(Protocol):
     def user_for_api_token(self, token: str) -> User | None:
         """The owner of a live (not revoked) token; records the time it was used."""
         ...
+
+    # --- throttle events (cdrstats_gateway.throttle; shared by every gateway on the store) ---------
+
+    def record_throttle_event(self, keys: Sequence[str], at: float) -> None:
+        """One event at ``at`` for each key; events older than ``throttle_events.KEEP_S`` are pruned."""
+        ...
+
+    def recent_throttle_events(self, keys: Sequence[str], since: float, limit: int) -> dict[str, list[float]]:
+        """Per key, the times of its latest ``limit`` events after ``since``, newest first."""
+        ...
+
+    def clear_throttle_key(self, key: str) -> None: ...
+
+    def prune_throttle_events(self, before: float) -> int:
+        """Delete the events before ``before``; how many went."""
+        ...

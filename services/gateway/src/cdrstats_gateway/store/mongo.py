@@ -24,6 +24,7 @@ from cdrstats_gateway.domain.errors import NotFound
 from cdrstats_gateway.domain.models import ApiToken, Session, User
 from cdrstats_gateway.store.base import UserExists
 from cdrstats_gateway.store.mongo_accounts import MongoAccounts
+from cdrstats_gateway.store.mongo_throttle import MongoThrottleEvents
 
 DEFAULT_DATABASE = "cdrstats_gateway"
 TOKEN_PREFIX = "cdrs_"  # noqa: S105 - a public marker, not a secret
@@ -44,7 +45,7 @@ def _token(doc: dict[str, Any]) -> ApiToken:
     )
 
 
-class MongoGatewayStore(MongoAccounts):
+class MongoGatewayStore(MongoThrottleEvents, MongoAccounts):
     """pymongo is thread-safe: the event loop's worker threads share one client, no lock."""
 
     def __init__(self, db: Any, client: Any = None, *, clock: Callable[[], float] = time.time) -> None:
@@ -66,6 +67,7 @@ class MongoGatewayStore(MongoAccounts):
         self.db["api_tokens"].create_index("token_hash", unique=True, name="token_hash")
         self.db["api_tokens"].create_index("user_id", name="user")
         self.migrate_accounts()
+        self.migrate_throttle_events()
         for sequence in SEQUENCES:  # a sequence never falls behind its collection (restored data)
             last = next(iter(self.db[sequence].find({}, {"_id": 1}).sort("_id", -1).limit(1)), None)
             self.db["counters"].update_one(

@@ -15,6 +15,7 @@ from cdrstats_gateway import passwords
 from cdrstats_gateway.domain.models import ApiToken, Session, User
 from cdrstats_gateway.store.base import UserExists
 from cdrstats_gateway.store.sqlite_accounts import USER_SELECT, SqliteAccounts, migrate_accounts, user_from_row
+from cdrstats_gateway.store.sqlite_throttle import THROTTLE_SCHEMA, SqliteThrottleEvents
 
 TOKEN_PREFIX = "cdrs_"  # noqa: S105 - a public marker, not a secret
 PREFIX_SHOWN = 12
@@ -66,7 +67,7 @@ def _token(row: sqlite3.Row) -> ApiToken:
     )
 
 
-class SqliteGatewayStore(SqliteAccounts):
+class SqliteGatewayStore(SqliteThrottleEvents, SqliteAccounts):
     """One connection shared by the event loop's worker threads; a lock keeps transactions whole."""
 
     def __init__(self, conn: sqlite3.Connection, *, clock: Callable[[], float] = time.time) -> None:
@@ -78,7 +79,7 @@ class SqliteGatewayStore(SqliteAccounts):
     def open(cls, url_or_path: str | pathlib.Path, *, clock: Callable[[], float] = time.time) -> SqliteGatewayStore:
         path = sqlite_path(url_or_path) if isinstance(url_or_path, str) else url_or_path
         conn = sqlite.connect(path)
-        sqlite.migrate(conn, SCHEMA)
+        sqlite.migrate(conn, [*SCHEMA, *THROTTLE_SCHEMA])
         migrate_accounts(conn, clock)
         return cls(conn, clock=clock)
 

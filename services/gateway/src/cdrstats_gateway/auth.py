@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import BodyPartReader, MultipartReader, web
@@ -19,6 +21,7 @@ from cdrstats_gateway.domain.models import User
 from cdrstats_gateway.middlewares import API_PREFIX, ApiError
 from cdrstats_gateway.throttle import login_keys
 
+T = TypeVar("T")
 SESSION_COOKIE = "cdrstats_session"
 LOGIN_CSRF_COOKIE = "cdrstats_login_csrf"
 CSRF_FIELD = "csrf_token"
@@ -152,18 +155,28 @@ class Throttled(Exception):
         self.retry_after_s = math.ceil(retry_after_s)
 
 
-async def authenticate(request: web.Request, username: str, password: str) -> User | None:
-    """Check a password unless the username or client IP is throttled (then raise Throttled)."""
+async def _throttled(request: web.Request, username: str, check: Callable[[], T]) -> tuple[T, str]:
+    """Run the password ``check`` unless the username or client IP is throttled (then raise Throttled).
+
+    A falsy result counts as a failure of both keys; the username's key is returned for a reset.
+    """
     throttle = request.app[keys.THROTTLE]
     user_key, ip_key = login_keys(username, request.remote)
     wait = await asyncio.to_thread(throttle.retry_after, user_key, ip_key)
     if wait > 0:
         raise Throttled(wait)
-    user = await asyncio.to_thread(request.app[keys.STORE].authenticate, username, password)
-    if user is None:
+    result = await asyncio.to_thread(check)
+    if not result:
         await asyncio.to_thread(throttle.failed, user_key, ip_key)
-    else:
-        await asyncio.to_thread(throttle.reset, user_key)
+    return result, user_key
+
+
+async def authenticate(request: web.Request, username: str, password: str) -> User | None:
+    """Check a password unless the username or client IP is throttled (then raise Throttled)."""
+    store = request.app[keys.STORE]
+    user, user_key = await _throttled(request, username, lambda: store.authenticate(username, password))
+    if user is not None:
+        await asyncio.to_thread(request.app[keys.THROTTLE].reset, user_key)
     return user
 
 
@@ -173,18 +186,14 @@ async def check_current_password(request: web.Request, user: User, password: str
     Else a stolen session could try passwords here without limit; once throttled, the answer
     is 429 with Retry-After (a page or API JSON, through the error middleware).
     """
-    throttle = request.app[keys.THROTTLE]
-    user_key, ip_key = login_keys(user.username, request.remote)
-    wait = await asyncio.to_thread(throttle.retry_after, user_key, ip_key)
-    if wait > 0:
-        seconds = math.ceil(wait)
+    store = request.app[keys.STORE]
+    try:
+        matched, _ = await _throttled(request, user.username, lambda: store.check_password(user.id, password))
+    except Throttled as exc:
         raise web.HTTPTooManyRequests(
-            text=f"current_password: too many wrong passwords; retry in {seconds} s",
-            headers={"Retry-After": str(seconds)},
-        )
-    matched = await asyncio.to_thread(request.app[keys.STORE].check_password, user.id, password)
-    if not matched:
-        await asyncio.to_thread(throttle.failed, user_key, ip_key)
+            text=f"current_password: too many wrong passwords; retry in {exc.retry_after_s} s",
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from None
     return bool(matched)
 
 

@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from cdrstats_common.argon2_slots import ARGON2_SLOTS
+
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
-#: each argon2 hash or verification holds ``memory_cost`` (64 MiB) while it runs; logins and basic-auth
-#: API calls run in the default thread pool (cpu_count + 4 threads), and eight at once added 513 MiB
-#: (over the gateway's 512 Mi pod limit). Two at a time bound it to ~128 MiB; more would not run faster.
-_ARGON2_SLOTS = threading.BoundedSemaphore(2)
 #: verified against when the username is unknown, so both paths cost the same
 _DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
-    with _ARGON2_SLOTS:
+    with ARGON2_SLOTS:
         return str(_HASHER.hash(password))
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True if ``password`` matches; an unknown user (``None``) still spends one verification."""
     try:
-        with _ARGON2_SLOTS:
+        with ARGON2_SLOTS:
             matched = bool(_HASHER.verify(password_hash or _DUMMY_HASH, password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

@@ -7,13 +7,13 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cdrstats_common import prom
+from cdrstats_common.argon2_slots import ARGON2_SLOTS
 from cdrstats_ingest.domain import normalise as normalise
 from cdrstats_ingest.domain.errors import BadCredentials, InvalidCdr, NotFound, UnknownSwitch
 from cdrstats_ingest.domain.switch import SwitchConfig, redact_dsn
@@ -22,10 +22,6 @@ from cdrstats_ingest.store import CdrStore, StoredSwitch
 from cdrstats_ingest.store.interface import RejectRecord
 
 log = logging.getLogger(__name__)
-#: each argon2 verification holds 64 MiB while it runs, and the HTTP receiver runs them in the default
-#: thread pool (cpu_count + 4 threads): switches connecting at once (or wrong keys, which are never
-#: cached) would add 64 MiB each. Two at a time bound that to ~128 MiB; more would not run faster.
-_ARGON2_SLOTS = threading.BoundedSemaphore(2)
 
 
 @dataclasses.dataclass
@@ -56,7 +52,7 @@ class IngestService:
         if cached is not None and hmac.compare_digest(cached, digest):
             return stored.config
         try:
-            with _ARGON2_SLOTS:
+            with ARGON2_SLOTS:
                 self.hasher.verify(stored.password_hash, password)
         except (VerificationError, InvalidHashError) as exc:
             raise BadCredentials(f"wrong password for switch user {username!r}") from exc
@@ -88,7 +84,7 @@ class IngestService:
         self._verified.pop(config.username, None)
         password_hash = None
         if password:
-            with _ARGON2_SLOTS:
+            with ARGON2_SLOTS:
                 password_hash = self.hasher.hash(password)
         return self.store.upsert_switch(config, password_hash)
 

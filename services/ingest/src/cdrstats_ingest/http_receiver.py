@@ -20,9 +20,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from cdrstats_common import http_guard
-from cdrstats_common.throttle import FailureThrottle
 from cdrstats_ingest.domain.errors import BadCredentials, InvalidCdr, UnknownSwitch
 from cdrstats_ingest.domain.switch import SwitchConfig
+from cdrstats_ingest.key_throttle import FailureThrottle
 from cdrstats_ingest.push import PushReceiver
 from cdrstats_ingest.service import IngestService
 

@@ -1,8 +1,8 @@
-"""Throttling of failed credentials: after ``limit`` failures of a key within ``window_s``, refuse it.
+"""Wrong switch keys on the HTTP receiver: after ``limit`` failures of a key within ``window_s``, refuse it.
 
-Ingest's HTTP receiver keys wrong switch keys by (switch user, client address), so a guesser is
-stopped without locking the real switch out. (The gateway's login and send throttles count in its
-store instead, shared by its replicas: cdrstats_gateway.throttle.)
+The receiver keys failures by (switch user, client address), so a guesser is stopped without
+locking the real switch out. Kept in memory per process (N receiver replicas allow N times the
+limit); the gateway's login throttles count in its store instead (cdrstats_gateway.throttle).
 """
 
 from __future__ import annotations
